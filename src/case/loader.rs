@@ -1,0 +1,240 @@
+//! Reads case files and folders into validated [`Case`]s, with file:line:col errors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::{LoadError, SourceLoc};
+use super::model::{ActorDoc, CaseDoc, Protocol, Step};
+use super::validate;
+use crate::spec::SpecSet;
+
+/// A loaded, validated case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The file, as found from the paths the user gave.
+    pub path: PathBuf,
+    /// Unique id.
+    pub id: String,
+    /// One-line title.
+    pub title: String,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// MQTT version string ("3.1.1"), if MQTT.
+    pub version: Option<String>,
+    /// The statements the case checks.
+    pub spec: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Default deadline for waits, if the case sets one.
+    pub timeout: Option<Duration>,
+    /// Actors by name.
+    pub actors: BTreeMap<String, ActorDoc>,
+    /// Steps with their places in the file.
+    pub steps: Vec<CaseStep>,
+    /// Where the `id:` value is (for reports).
+    pub loc: SourceLoc,
+}
+
+impl Case {
+    /// The statement list this case's ids belong to.
+    pub fn spec_set(&self) -> SpecSet {
+        spec_set(self.protocol, self.version.as_deref())
+    }
+
+    /// `mqtt/v311` or `xmpp`: the group used as JUnit classname.
+    pub fn group(&self) -> String {
+        match (self.protocol, self.version.as_deref()) {
+            (Protocol::Mqtt, Some("5.0")) => "mqtt.v5".into(),
+            (Protocol::Mqtt, _) => "mqtt.v311".into(),
+            (Protocol::Xmpp, _) => "xmpp".into(),
+        }
+    }
+}
+
+/// One step and where it is written.
+#[derive(Debug, Clone)]
+pub struct CaseStep {
+    /// The step.
+    pub step: Step,
+    /// Its place in the case file.
+    pub loc: SourceLoc,
+}
+
+/// The spec list for a protocol and version.
+pub fn spec_set(protocol: Protocol, version: Option<&str>) -> SpecSet {
+    match (protocol, version) {
+        (Protocol::Mqtt, Some("5.0")) => SpecSet::Mqtt50,
+        (Protocol::Mqtt, _) => SpecSet::Mqtt311,
+        (Protocol::Xmpp, _) => SpecSet::Xmpp,
+    }
+}
+
+/// Largest case file accepted (a bound against accidents, not a limit anyone should meet).
+const MAX_CASE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Loads one case file.
+pub fn load_file(path: &Path) -> Result<Case, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > MAX_CASE_BYTES {
+        return Err(LoadError::at(
+            path,
+            "",
+            1,
+            1,
+            format!(
+                "file is {} bytes; a case file may have at most {MAX_CASE_BYTES}",
+                meta.len()
+            ),
+        ));
+    }
+    let source = std::fs::read_to_string(path).map_err(io)?;
+    load_str(path, &source)
+}
+
+/// Parses and validates case text as if read from `path`.
+pub fn load_str(path: &Path, source: &str) -> Result<Case, LoadError> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+    };
+    let doc: CaseDoc = serde_saphyr::from_str_with_options(source, options)
+        .map_err(|e| LoadError::from_yaml(path, source, &e))?;
+    validate::validate(path, source, doc)
+}
+
+/// Expands files and folders into case files (`*.yaml`, `*.yml`), sorted, README excluded.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| LoadError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in rd {
+        let entry = entry.map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml") | Some("yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads every case under `paths`; all errors are collected, ids must be unique.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Case>, Vec<LoadError>> {
+    let files = discover(paths).map_err(|e| vec![e])?;
+    let mut cases = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen: HashMap<String, SourceLoc> = HashMap::new();
+    for f in files {
+        match load_file(&f) {
+            Ok(c) => {
+                if let Some(first) = seen.get(&c.id) {
+                    errors.push(LoadError::DuplicateId {
+                        id: c.id.clone(),
+                        first: first.clone(),
+                        second: c.loc.clone(),
+                    });
+                } else {
+                    seen.insert(c.id.clone(), c.loc.clone());
+                    cases.push(c);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(cases)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"id: mqtt311.sample
+title: sample
+protocol: mqtt
+version: "3.1.1"
+spec: [MQTT-3.1.0-1]
+actors: { sub: {} }
+steps:
+  - connect: sub
+  - send: { actor: sub, packet: { type: pingreq } }
+  - expect: { actor: sub, packet: { type: pingresp } }
+  - expect_none: { actor: sub, for: 300ms }
+  - disconnect: sub
+"#;
+
+    fn err(text: &str) -> String {
+        load_str(Path::new("c.yaml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn loads_a_case_with_step_locations() {
+        let c = load_str(Path::new("c.yaml"), GOOD).unwrap();
+        assert_eq!(c.id, "mqtt311.sample");
+        assert_eq!(c.steps.len(), 5);
+        assert_eq!((c.steps[0].loc.line, c.steps[0].loc.col), (8, 5));
+        assert_eq!((c.steps[2].loc.line, c.steps[2].loc.col), (10, 5));
+    }
+
+    #[test]
+    fn unknown_field_names_place_and_field() {
+        let e = err(&GOOD.replace("for: 300ms", "fro: 300ms"));
+        assert!(e.contains("c.yaml:11:"), "{e}");
+        assert!(e.contains("fro"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_and_bad_indentation() {
+        let e = err(&GOOD.replace("steps:\n", "steps: 3\n"));
+        assert!(e.contains("c.yaml:"), "{e}");
+        let e = err(&GOOD.replace("actors: { sub: {} }", "actors:\n sub: {}\n  x: 1"));
+        assert!(e.contains("c.yaml:"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_step() {
+        let e = err(&GOOD.replace("actor: sub, for", "actor: pub, for"));
+        assert!(
+            e.contains("c.yaml:11:5") && e.contains("unknown actor `pub`"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("MQTT-3.1.0-1", "MQTT-9.9.9-9"));
+        assert!(e.contains("not a MQTT 3.1.1 statement id"), "{e}");
+        let e = err(&GOOD.replace("  - connect: sub\n", "  - login: sub\n"));
+        assert!(e.contains("`login` is for xmpp cases"), "{e}");
+    }
+}

@@ -1,0 +1,392 @@
+//! The typed case model that YAML case files deserialize into (grammar: cases/README.md).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+use super::duration::YamlDuration;
+
+/// The protocol a case speaks.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// MQTT 3.1.1 / 5.0 over TCP, TLS or WebSocket.
+    Mqtt,
+    /// XMPP over WebSocket (RFC 7395).
+    Xmpp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Mqtt => "mqtt",
+            Protocol::Xmpp => "xmpp",
+        })
+    }
+}
+
+/// One case file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseDoc {
+    /// Unique dotted id.
+    pub id: Spanned<String>,
+    /// One line saying what the server must do.
+    pub title: String,
+    /// The protocol the case speaks.
+    pub protocol: Protocol,
+    /// MQTT protocol version ("3.1.1"); absent for XMPP.
+    #[serde(default)]
+    pub version: Option<Spanned<String>>,
+    /// Statement ids the case checks.
+    pub spec: Spanned<Vec<String>>,
+    /// Free words for selection.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Default deadline of every wait in this case.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+    /// Actor name → options.
+    pub actors: Spanned<BTreeMap<String, ActorDoc>>,
+    /// Steps in order.
+    pub steps: Vec<Spanned<Step>>,
+}
+
+/// Options of one actor.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorDoc {
+    /// MQTT client id (default: unique per run, case and actor).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// XMPP account: `pool` (lease one) or a user name of the pool.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// XMPP resource (default: unique per run, case and actor).
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
+/// One step of a case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// MQTT CONNECT + CONNACK macro.
+    Connect(ActorOr<ConnectStep>),
+    /// XMPP open, SASL, restart and bind macro.
+    Login(ActorOr<LoginStep>),
+    /// Send one message.
+    Send(SendStep),
+    /// Expect the next message to match.
+    Expect(ExpectStep),
+    /// Expect silence for a while.
+    ExpectNone(ExpectNoneStep),
+    /// Expect the server to close the transport (optionally with a WebSocket close code).
+    ExpectClose(ExpectCloseStep),
+    /// Expect the connection to end, however.
+    ExpectDisconnect(ExpectCloseStep),
+    /// Close politely.
+    Disconnect(ActorOr<DisconnectStep>),
+    /// Wait.
+    Sleep(YamlDuration),
+}
+
+impl Step {
+    /// The actor this step acts on, if any.
+    pub fn actor(&self) -> Option<&str> {
+        Some(match self {
+            Step::Connect(s) => &s.0.actor,
+            Step::Login(s) => &s.0.actor,
+            Step::Send(s) => &s.actor,
+            Step::Expect(s) => &s.actor,
+            Step::ExpectNone(s) => &s.actor,
+            Step::ExpectClose(s) | Step::ExpectDisconnect(s) => &s.actor,
+            Step::Disconnect(s) => &s.0.actor,
+            Step::Sleep(_) => return None,
+        })
+    }
+
+    /// The step's keyword as written in YAML.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Step::Connect(_) => "connect",
+            Step::Login(_) => "login",
+            Step::Send(_) => "send",
+            Step::Expect(_) => "expect",
+            Step::ExpectNone(_) => "expect_none",
+            Step::ExpectClose(_) => "expect_close",
+            Step::ExpectDisconnect(_) => "expect_disconnect",
+            Step::Disconnect(_) => "disconnect",
+            Step::Sleep(_) => "sleep",
+        }
+    }
+
+    /// Statement ids given on the step itself (empty: the case's apply).
+    pub fn spec(&self) -> &[String] {
+        match self {
+            Step::Connect(s) => &s.0.spec,
+            Step::Login(s) => &s.0.spec,
+            Step::Expect(s) => &s.spec,
+            Step::ExpectNone(s) => &s.spec,
+            Step::ExpectClose(s) | Step::ExpectDisconnect(s) => &s.spec,
+            Step::Disconnect(s) => &s.0.spec,
+            Step::Send(_) | Step::Sleep(_) => &[],
+        }
+    }
+}
+
+/// A step body that may be written as just the actor's name.
+#[derive(Debug, Clone)]
+pub struct ActorOr<T>(pub T);
+
+/// Step bodies that can be built from an actor name alone.
+pub trait FromActor {
+    /// The body with every option at its default.
+    fn from_actor(actor: String) -> Self;
+}
+
+impl<'de, T: Deserialize<'de> + FromActor> Deserialize<'de> for ActorOr<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + FromActor> Visitor<'de> for V<T> {
+            type Value = ActorOr<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an actor name or a map with `actor` and options")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ActorOr(T::from_actor(v.to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(ActorOr)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// Options of the MQTT `connect` macro.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectStep {
+    /// Who connects.
+    pub actor: String,
+    /// Clean session flag (default true).
+    #[serde(default)]
+    pub clean_session: Option<bool>,
+    /// Keep alive in seconds (default 60).
+    #[serde(default)]
+    pub keep_alive: Option<u16>,
+    /// Client id (default: the actor's).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// User name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Will message as a packet-field map (`topic`, `payload`, `qos`, `retain`).
+    #[serde(default)]
+    pub will: Option<serde_json::Value>,
+    /// CONNACK pattern to expect instead of `accepted`.
+    #[serde(default)]
+    pub expect: Option<serde_json::Value>,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline for the CONNACK.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}
+
+impl FromActor for ConnectStep {
+    fn from_actor(actor: String) -> Self {
+        Self {
+            actor,
+            clean_session: None,
+            keep_alive: None,
+            client_id: None,
+            username: None,
+            password: None,
+            will: None,
+            expect: None,
+            spec: Vec::new(),
+            timeout: None,
+        }
+    }
+}
+
+/// Options of the XMPP `login` macro.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginStep {
+    /// Who logs in.
+    pub actor: String,
+    /// Resource to bind (default: the actor's).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline for each wait of the macro.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}
+
+impl FromActor for LoginStep {
+    fn from_actor(actor: String) -> Self {
+        Self {
+            actor,
+            resource: None,
+            spec: Vec::new(),
+            timeout: None,
+        }
+    }
+}
+
+/// Options of `disconnect`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectStep {
+    /// Who disconnects.
+    pub actor: String,
+    /// Statements the closing checks verify.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline for the server's part of the close.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}
+
+impl FromActor for DisconnectStep {
+    fn from_actor(actor: String) -> Self {
+        Self {
+            actor,
+            spec: Vec::new(),
+            timeout: None,
+        }
+    }
+}
+
+/// SASL PLAIN credentials for the `sasl_plain` send form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaslPlainDoc {
+    /// Authentication identity (may use `{alice.user}`).
+    pub user: String,
+    /// Password, possibly a wrong one on purpose.
+    pub password: String,
+}
+
+/// A raw WebSocket frame to send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameDoc {
+    /// Opcode 0–15.
+    pub opcode: u8,
+    /// FIN bit (default true).
+    #[serde(default = "default_true")]
+    pub fin: bool,
+    /// RSV1..3 bits as a number 0–7.
+    #[serde(default)]
+    pub rsv: u8,
+    /// Payload text.
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// Payload as hex.
+    #[serde(default)]
+    pub payload_hex: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `send`: one message in exactly one of the forms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// Who sends.
+    pub actor: String,
+    /// MQTT packet fields.
+    #[serde(default)]
+    pub packet: Option<serde_json::Value>,
+    /// One XMPP element.
+    #[serde(default)]
+    pub xml: Option<String>,
+    /// SASL PLAIN `<auth/>`.
+    #[serde(default)]
+    pub sasl_plain: Option<SaslPlainDoc>,
+    /// Raw bytes as hex.
+    #[serde(default)]
+    pub bytes: Option<String>,
+    /// Raw text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// One raw WebSocket frame.
+    #[serde(default)]
+    pub frame: Option<FrameDoc>,
+}
+
+/// `expect`: the next message matches a pattern.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStep {
+    /// Whose connection.
+    pub actor: String,
+    /// MQTT packet pattern.
+    #[serde(default)]
+    pub packet: Option<serde_json::Value>,
+    /// XMPP element pattern.
+    #[serde(default)]
+    pub xml: Option<String>,
+    /// Exact bytes.
+    #[serde(default)]
+    pub bytes: Option<String>,
+    /// Every field counts, not just the listed ones.
+    #[serde(default)]
+    pub exact: bool,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}
+
+/// `expect_none`: silence for a while.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNoneStep {
+    /// Whose connection.
+    pub actor: String,
+    /// How long nothing may arrive.
+    #[serde(rename = "for")]
+    pub duration: YamlDuration,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+}
+
+/// `expect_close` / `expect_disconnect`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectCloseStep {
+    /// Whose connection.
+    pub actor: String,
+    /// Required WebSocket close code.
+    #[serde(default)]
+    pub code: Option<u16>,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}

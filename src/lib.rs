@@ -1,0 +1,16 @@
+//! wirecheck: conformance test suite and fuzzer for XMPP over WebSocket and MQTT 3.1.1 / 5.0.
+//!
+//! Data flows one way: load (cases + profile) → plan → run → verdicts + transcripts → reports.
+
+pub mod case;
+pub mod cli;
+pub mod mqtt;
+pub mod reference;
+pub mod report;
+pub mod run;
+pub mod spec;
+pub mod target;
+pub mod transport;
+pub mod vars;
+pub mod violation;
+pub mod xmpp;

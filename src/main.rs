@@ -1,0 +1,60 @@
+//! The `wirecheck` binary: parses the command line, runs the subcommand, maps the outcome to a
+//! stable exit code (0 pass, 1 check failed, 2 bad input, 3 target unreachable).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wirecheck::cli::{Cli, Command, exit};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WIRECHECK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let outcome: anyhow::Result<u8> = runtime.block_on(async {
+        let r = match &cli.command {
+            Command::Run(a) => wirecheck::cli::run::run(a).await,
+            Command::List(a) => wirecheck::cli::list::list(a),
+            Command::Serve(a) => wirecheck::cli::serve::serve(a).await,
+        };
+        match r {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(e.code())
+            }
+        }
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}

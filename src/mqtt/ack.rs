@@ -1,0 +1,106 @@
+//! Packets whose only field is a packet identifier: PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::EncodeError;
+use super::packet::PacketType;
+use super::wire::{PROTOCOL_VIOLATION, Reader, put_u16, truncated};
+use crate::violation::Violation;
+
+/// The body of PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    /// Packet identifier of the packet acknowledged.
+    pub id: u16,
+}
+
+impl Ack {
+    /// Writes the variable header; returns the fixed-header flags for `kind`.
+    pub(crate) fn encode_body(
+        self,
+        kind: PacketType,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
+        put_u16(out, self.id);
+        Ok(kind.required_flags().unwrap_or(0))
+    }
+
+    /// Reads the packet identifier of a `kind` packet; an id of 0 cannot answer any packet.
+    pub(crate) fn decode(
+        kind: PacketType,
+        r: &mut Reader<'_>,
+        v: &mut Vec<Violation>,
+    ) -> Result<Self, Violation> {
+        let id = r.u16().ok_or_else(|| {
+            truncated(
+                PROTOCOL_VIOLATION,
+                format!("{} ends before its packet identifier", kind.name()),
+            )
+        })?;
+        if id == 0 {
+            // The acknowledged packet must have carried a non-zero id (MQTT-2.3.1-1), so 0 echoes none.
+            let spec = match kind {
+                PacketType::Unsuback => "MQTT-2.3.1-7",
+                PacketType::Pubcomp => "MQTT-4.3.3-2",
+                _ => "MQTT-2.3.1-6",
+            };
+            v.push(Violation::new(
+                spec,
+                format!(
+                    "{} has packet identifier 0, which no PUBLISH/SUBSCRIBE/UNSUBSCRIBE may carry",
+                    kind.name()
+                ),
+            ));
+        }
+        Ok(Self { id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, decode_s2c, s2c_specs};
+    use crate::mqtt::{DecodeError, Packet, Version, encode};
+
+    #[test]
+    fn vectors() {
+        let cases = [
+            (Packet::Puback(Ack { id: 7 }), [0x40, 0x02, 0x00, 0x07]),
+            (Packet::Pubrec(Ack { id: 7 }), [0x50, 0x02, 0x00, 0x07]),
+            (Packet::Pubrel(Ack { id: 7 }), [0x62, 0x02, 0x00, 0x07]),
+            (
+                Packet::Pubcomp(Ack { id: 0x1234 }),
+                [0x70, 0x02, 0x12, 0x34],
+            ),
+            (Packet::Unsuback(Ack { id: 11 }), [0xb0, 0x02, 0x00, 0x0b]),
+        ];
+        for (packet, bytes) in cases {
+            assert_eq!(encode(&packet, Version::V311).unwrap(), bytes);
+            let d = decode_s2c(&bytes).unwrap();
+            assert_eq!(d.packet, packet);
+            assert!(d.violations.is_empty());
+        }
+    }
+
+    #[test]
+    fn violations() {
+        // Reserved fixed-header flags.
+        assert_eq!(s2c_specs(&[0x41, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
+        assert_eq!(s2c_specs(&[0x60, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
+        assert_eq!(c2s_specs(&[0x6a, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
+        // Identifier 0.
+        assert_eq!(s2c_specs(&[0x40, 0x02, 0x00, 0x00]), ["MQTT-2.3.1-6"]);
+        assert_eq!(s2c_specs(&[0x70, 0x02, 0x00, 0x00]), ["MQTT-4.3.3-2"]);
+        assert_eq!(s2c_specs(&[0xb0, 0x02, 0x00, 0x00]), ["MQTT-2.3.1-7"]);
+        // Trailing bytes after the identifier.
+        assert_eq!(s2c_specs(&[0x40, 0x03, 0x00, 0x07, 0x00]), ["MQTT-4.8.0-1"]);
+        // UNSUBACK from a client.
+        assert_eq!(c2s_specs(&[0xb0, 0x02, 0x00, 0x01]), ["MQTT-4.8.0-1"]);
+        // Identifier cut short inside a complete remaining length.
+        assert!(matches!(
+            decode_c2s(&[0x40, 0x01, 0x00]),
+            Err(DecodeError::Malformed { .. })
+        ));
+    }
+}

@@ -1,0 +1,111 @@
+//! CONNACK: the model, its body encoding and its strict decoding.
+
+use serde::{Deserialize, Serialize};
+
+use super::codes::ConnectReturnCode;
+use super::error::EncodeError;
+use super::wire::{PROTOCOL_VIOLATION, Reader, truncated};
+use crate::violation::Violation;
+
+/// CONNACK: session present flag and return code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connack {
+    /// Session Present flag (bit 0 of the acknowledge flags).
+    #[serde(default)]
+    pub session_present: bool,
+    /// Connect return code.
+    pub code: ConnectReturnCode,
+}
+
+impl Connack {
+    /// Writes the variable header; returns the fixed-header flags.
+    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+        out.push(u8::from(self.session_present));
+        out.push(self.code.to_byte());
+        Ok(0)
+    }
+
+    /// Reads a CONNACK body, reporting every deviation.
+    pub(crate) fn decode(r: &mut Reader<'_>, v: &mut Vec<Violation>) -> Result<Self, Violation> {
+        let flags = r.u8().ok_or_else(|| {
+            truncated(
+                PROTOCOL_VIOLATION,
+                "CONNACK ends before its acknowledge flags",
+            )
+        })?;
+        let byte = r
+            .u8()
+            .ok_or_else(|| truncated(PROTOCOL_VIOLATION, "CONNACK ends before its return code"))?;
+        if flags & 0xfe != 0 {
+            // Section 3.2.2.1 makes bits 7-1 reserved (must be 0) but has no statement id.
+            v.push(Violation::new(
+                PROTOCOL_VIOLATION,
+                format!("CONNACK acknowledge flags are 0x{flags:02x}; bits 7-1 are reserved and must be 0"),
+            ));
+        }
+        let code = ConnectReturnCode::from_byte(byte);
+        if !code.is_defined() {
+            // Table 3.1 reserves 6-255; no statement id covers it.
+            v.push(Violation::new(
+                PROTOCOL_VIOLATION,
+                format!(
+                    "CONNACK return code 0x{byte:02x} is reserved (only 0x00-0x05 are defined)"
+                ),
+            ));
+        }
+        let session_present = flags & 0x01 != 0;
+        if session_present && code != ConnectReturnCode::Accepted {
+            v.push(Violation::new(
+                "MQTT-3.2.2-4",
+                format!("CONNACK has return code {code} with Session Present 1"),
+            ));
+        }
+        Ok(Self {
+            session_present,
+            code,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::codec::tests::{decode_s2c, s2c_specs};
+    use crate::mqtt::{Packet, Version, encode};
+
+    #[test]
+    fn vectors() {
+        let p = Packet::Connack(Connack {
+            session_present: true,
+            code: ConnectReturnCode::Accepted,
+        });
+        let bytes = [0x20, 0x02, 0x01, 0x00];
+        assert_eq!(encode(&p, Version::V311).unwrap(), bytes);
+        let d = decode_s2c(&bytes).unwrap();
+        assert_eq!(d.packet, p);
+        assert!(d.violations.is_empty());
+        let refused = [0x20, 0x02, 0x00, 0x05];
+        let d = decode_s2c(&refused).unwrap();
+        assert_eq!(
+            d.packet,
+            Packet::Connack(Connack {
+                session_present: false,
+                code: ConnectReturnCode::NotAuthorized
+            })
+        );
+    }
+
+    #[test]
+    fn violations() {
+        assert_eq!(s2c_specs(&[0x20, 0x02, 0x02, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(s2c_specs(&[0x20, 0x02, 0x00, 0x06]), ["MQTT-4.8.0-1"]);
+        assert_eq!(s2c_specs(&[0x20, 0x02, 0x01, 0x01]), ["MQTT-3.2.2-4"]);
+        // Trailing byte after the return code.
+        assert_eq!(s2c_specs(&[0x20, 0x03, 0x00, 0x00, 0x00]), ["MQTT-4.8.0-1"]);
+        assert!(matches!(
+            decode_s2c(&[0x20, 0x01, 0x00]),
+            Err(crate::mqtt::DecodeError::Malformed { .. })
+        ));
+    }
+}

@@ -1,0 +1,97 @@
+//! Packets as written in cases: turning (interpolated) YAML values into packets, and checking
+//! send packets, will messages and expect patterns when a case is loaded.
+
+use serde_json::Value;
+
+use crate::mqtt::Packet;
+use crate::vars::capture_name;
+
+/// Builds a packet from case fields (after variable interpolation).
+pub fn packet_from_value(value: &Value) -> Result<Packet, String> {
+    serde_json::from_value::<Packet>(value.clone()).map_err(|e| e.to_string())
+}
+
+/// Checks a send packet at load time. A `$name` that stands for a captured value is not
+/// known yet; it is tried as a number (packet ids) and then as text.
+pub fn validate_packet(value: &Value) -> Result<(), String> {
+    let direct = packet_from_value(value);
+    if direct.is_ok() || !has_capture(value) {
+        return direct.map(|_| ());
+    }
+    for probe in [Value::from(1u16), Value::from("x")] {
+        if packet_from_value(&replace_captures(value, &probe)).is_ok() {
+            return Ok(());
+        }
+    }
+    direct.map(|_| ())
+}
+
+/// Checks an expect pattern: it needs a known `type`, and its fields must exist for that type.
+pub fn validate_pattern(value: &Value) -> Result<(), String> {
+    let Value::Object(map) = value else {
+        return Err("a packet pattern is a map with at least `type`".into());
+    };
+    let Some(Value::String(ty)) = map.get("type") else {
+        return Err("a packet pattern needs `type` (connack, publish, suback, ...)".into());
+    };
+    // The fields a packet of this type has: serialize a default one of its kind.
+    let template = default_of(ty).ok_or_else(|| format!("unknown packet type `{ty}`"))?;
+    let Value::Object(known) = serde_json::to_value(&template).map_err(|e| e.to_string())? else {
+        return Err("internal: packet did not serialize to a map".into());
+    };
+    for key in map.keys() {
+        if !known.contains_key(key) {
+            let names: Vec<&str> = known.keys().map(String::as_str).collect();
+            return Err(format!(
+                "`{ty}` has no field `{key}` (fields: {})",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a `will` map of the connect macro.
+pub fn validate_will(value: &Value) -> Result<(), String> {
+    let mut connect = serde_json::json!({"type": "connect"});
+    connect["will"] = value.clone();
+    validate_packet(&connect)
+}
+
+fn default_of(ty: &str) -> Option<Packet> {
+    let minimal = match ty {
+        "connect" | "pingreq" | "pingresp" | "disconnect" => serde_json::json!({"type": ty}),
+        "connack" => serde_json::json!({"type": ty, "code": "accepted"}),
+        "publish" => serde_json::json!({"type": ty, "topic": "t", "id": 1, "qos": 1}),
+        "puback" | "pubrec" | "pubrel" | "pubcomp" | "unsuback" => {
+            serde_json::json!({"type": ty, "id": 1})
+        }
+        "subscribe" => serde_json::json!({"type": ty, "id": 1, "filters": []}),
+        "suback" => serde_json::json!({"type": ty, "id": 1, "reasons": []}),
+        "unsubscribe" => serde_json::json!({"type": ty, "id": 1, "topics": []}),
+        _ => return None,
+    };
+    packet_from_value(&minimal).ok()
+}
+
+fn has_capture(value: &Value) -> bool {
+    match value {
+        Value::String(s) => capture_name(s).is_some(),
+        Value::Array(a) => a.iter().any(has_capture),
+        Value::Object(m) => m.values().any(has_capture),
+        _ => false,
+    }
+}
+
+fn replace_captures(value: &Value, probe: &Value) -> Value {
+    match value {
+        Value::String(s) if capture_name(s).is_some() => probe.clone(),
+        Value::Array(a) => Value::Array(a.iter().map(|v| replace_captures(v, probe)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), replace_captures(v, probe)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,133 @@
+//! Fault switches: each makes the reference XMPP server break exactly one rule, to prove a check can fail.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One deliberate deviation of the reference XMPP-over-WebSocket server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum XmppFault {
+    /// Answers `<open/>` with a legacy `<stream:stream/>` header (RFC7395-3.4-2, RFC7395-3.3.2-1).
+    StreamHeader,
+    /// Sends the response `<open/>` and `<stream:features/>` in one WebSocket message (RFC7395-3.3.3-4).
+    TwoElementsPerMessage,
+    /// Does not echo initial presence back to its sender (RFC6121-4.2.2-2).
+    PresenceNotReflected,
+    /// Drops the WebSocket instead of answering `<close/>` with `<close/>` (RFC 7395 Section 3.6, RFC6120-4.4-1).
+    NoCloseReply,
+    /// Stamps the sender's bare JID instead of its full JID on routed messages (RFC6120-8.1.2.1-1).
+    WrongFromOnMessage,
+    /// Sends no reply to an iq get/set it does not understand (RFC6120-8.4-12, RFC6120-8.2.3-4).
+    IqUnknownIgnored,
+    /// Reuses the first stream id after the SASL restart (RFC6120-6.4.6-5).
+    ReuseStreamId,
+    /// Omits the `id` attribute from the response `<open/>` (RFC6120-4.7.3-4).
+    OpenWithoutId,
+    /// Advertises STARTTLS in the stream features (RFC7395-3.9-2).
+    AdvertiseStarttls,
+    /// Sends a stream error without first sending the response `<open/>` (RFC7395-3.5-2).
+    ErrorWithoutOpen,
+}
+
+/// Error for an unknown fault name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown XMPP fault `{0}` (known: {known})", known = XmppFault::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "))]
+pub struct UnknownFault(pub String);
+
+impl XmppFault {
+    /// Every fault, in a stable order.
+    pub const ALL: &'static [XmppFault] = &[
+        XmppFault::StreamHeader,
+        XmppFault::TwoElementsPerMessage,
+        XmppFault::PresenceNotReflected,
+        XmppFault::NoCloseReply,
+        XmppFault::WrongFromOnMessage,
+        XmppFault::IqUnknownIgnored,
+        XmppFault::ReuseStreamId,
+        XmppFault::OpenWithoutId,
+        XmppFault::AdvertiseStarttls,
+        XmppFault::ErrorWithoutOpen,
+    ];
+
+    /// The kebab-case name used on the command line (`--fault stream-header`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::StreamHeader => "stream-header",
+            Self::TwoElementsPerMessage => "two-elements-per-message",
+            Self::PresenceNotReflected => "presence-not-reflected",
+            Self::NoCloseReply => "no-close-reply",
+            Self::WrongFromOnMessage => "wrong-from-on-message",
+            Self::IqUnknownIgnored => "iq-unknown-ignored",
+            Self::ReuseStreamId => "reuse-stream-id",
+            Self::OpenWithoutId => "open-without-id",
+            Self::AdvertiseStarttls => "advertise-starttls",
+            Self::ErrorWithoutOpen => "error-without-open",
+        }
+    }
+
+    /// One sentence saying which rule the fault breaks and how.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::StreamHeader => {
+                "answers the client's <open/> with a legacy <stream:stream/> header instead of <open/> (RFC7395-3.4-2)"
+            }
+            Self::TwoElementsPerMessage => {
+                "sends <open/> and <stream:features/> in one WebSocket message (RFC7395-3.3.3-4)"
+            }
+            Self::PresenceNotReflected => {
+                "does not send initial presence back to its sender (RFC6121-4.2.2-2)"
+            }
+            Self::NoCloseReply => {
+                "does not answer <close/> with <close/>; it just closes the WebSocket (RFC6120-4.4-1)"
+            }
+            Self::WrongFromOnMessage => {
+                "stamps the sender's bare JID, not its full JID, as 'from' on routed messages (RFC6120-8.1.2.1-1)"
+            }
+            Self::IqUnknownIgnored => {
+                "sends no error reply to an iq get/set with an unknown payload (RFC6120-8.4-12)"
+            }
+            Self::ReuseStreamId => {
+                "reuses the first stream id in the <open/> after the SASL restart (RFC6120-6.4.6-5)"
+            }
+            Self::OpenWithoutId => "omits the 'id' attribute of its <open/> (RFC6120-4.7.3-4)",
+            Self::AdvertiseStarttls => {
+                "advertises <starttls/> in the stream features over WebSocket (RFC7395-3.9-2)"
+            }
+            Self::ErrorWithoutOpen => {
+                "sends a stream error caused by the opening without a response <open/> first (RFC7395-3.5-2)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for XmppFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for XmppFault {
+    type Err = UnknownFault;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        XmppFault::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownFault(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for f in XmppFault::ALL {
+            assert_eq!(f.name().parse::<XmppFault>(), Ok(*f));
+            assert!(!f.describe().is_empty());
+            assert!(f.name().chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+        }
+        let err = "nope".parse::<XmppFault>().unwrap_err();
+        assert!(err.to_string().contains("stream-header"));
+    }
+}

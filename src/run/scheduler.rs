@@ -1,0 +1,46 @@
+//! Runs many cases in parallel (bounded by `--jobs`) and reports each result as it lands.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::case::Case;
+use crate::run::engine::{RunOptions, run_case};
+use crate::run::verdict::CaseResult;
+use crate::target::Target;
+
+/// Runs `cases` against `target`; `on_done` sees each result as it finishes; the returned
+/// results are in the order of `cases`.
+pub async fn run_all(
+    cases: Vec<Case>,
+    target: Arc<Target>,
+    opts: Arc<RunOptions>,
+    on_done: impl Fn(&CaseResult) + Send + Sync + 'static,
+) -> Vec<CaseResult> {
+    let permits = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let on_done = Arc::new(on_done);
+    let mut handles = Vec::with_capacity(cases.len());
+    for case in cases {
+        let permits = permits.clone();
+        let target = target.clone();
+        let opts = opts.clone();
+        let on_done = on_done.clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = run_case(&case, &target, &opts).await;
+            on_done(&result);
+            result
+        }));
+    }
+    let mut results = Vec::with_capacity(handles.len());
+    for h in handles {
+        match h.await {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                // A panic inside a case is a wirecheck bug; keep going and say so.
+                tracing::error!("a case task failed: {e}");
+            }
+        }
+    }
+    results
+}

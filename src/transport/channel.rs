@@ -1,0 +1,455 @@
+//! One client connection to a target, whatever the transport: bytes over TCP/TLS or messages
+//! and raw frames over WebSocket, with bounded reads and deadlines on connect.
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::endpoint::{Endpoint, TransportKind};
+use super::tls;
+
+/// Any byte stream a channel can run on.
+pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
+
+type BoxStream = Pin<Box<dyn ByteStream>>;
+
+/// Largest WebSocket message or frame accepted from a server.
+pub const MAX_MESSAGE: usize = 1 << 20;
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// WebSocket subprotocol to offer (`mqtt`, `xmpp`).
+    pub subprotocol: Option<String>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Trust this CA file instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Deadline for TCP connect + TLS + WebSocket handshake.
+    pub timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            subprotocol: None,
+            insecure: false,
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a connection could not be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// TCP connect failed (refused, unreachable, no such host).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// host:port.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Connect, TLS or WebSocket handshake did not finish in time.
+    #[error("no connection to {addr} within {secs:.1}s")]
+    Timeout {
+        /// host:port.
+        addr: String,
+        /// The deadline in seconds.
+        secs: f64,
+    },
+    /// TLS setup or handshake failed.
+    #[error("TLS with {addr} failed: {why}")]
+    Tls {
+        /// host:port.
+        addr: String,
+        /// Why.
+        why: String,
+    },
+    /// The WebSocket upgrade was refused or malformed.
+    #[error("WebSocket handshake with {url} failed: {why}")]
+    Handshake {
+        /// The URL.
+        url: String,
+        /// Why (HTTP status, missing headers...).
+        why: String,
+    },
+    /// The server answered the upgrade without the offered subprotocol (or with another one).
+    #[error("WebSocket handshake with {url}: {why}")]
+    Subprotocol {
+        /// The URL.
+        url: String,
+        /// What the server answered.
+        why: String,
+    },
+    /// Writing failed.
+    #[error("send failed: {0}")]
+    Send(String),
+    /// A raw frame was requested on a non-WebSocket transport.
+    #[error("`frame` needs a WebSocket transport")]
+    NotWebSocket,
+}
+
+impl TransportError {
+    /// Whether the target could not be reached at all (exit code 3 territory).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Connect { .. }
+                | TransportError::Timeout { .. }
+                | TransportError::Tls { .. }
+        )
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// TCP EOF (no WebSocket close frame).
+    Eof,
+    /// Connection reset or another read error.
+    Reset(String),
+    /// WebSocket close frame with its code (None: no status) and reason.
+    WsClose {
+        /// Close code.
+        code: Option<u16>,
+        /// Reason text.
+        reason: String,
+    },
+    /// The peer broke the WebSocket protocol (e.g. a masked server frame); the words of the parser.
+    WsProtocol(String),
+}
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Closed::Eof => f.write_str("connection closed (EOF)"),
+            Closed::Reset(why) => write!(f, "connection reset ({why})"),
+            Closed::WsClose {
+                code: Some(c),
+                reason,
+            } if !reason.is_empty() => {
+                write!(f, "WebSocket close {c} \"{reason}\"")
+            }
+            Closed::WsClose { code: Some(c), .. } => write!(f, "WebSocket close {c}"),
+            Closed::WsClose { code: None, .. } => f.write_str("WebSocket close (no status)"),
+            Closed::WsProtocol(why) => write!(f, "WebSocket protocol error: {why}"),
+        }
+    }
+}
+
+/// What one read produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// Bytes from a TCP/TLS stream (any chunking).
+    Bytes(Vec<u8>),
+    /// A WebSocket text message.
+    Text(String),
+    /// A WebSocket binary message.
+    Binary(Vec<u8>),
+    /// The connection ended.
+    Closed(Closed),
+}
+
+enum Inner {
+    Stream(BoxStream),
+    Ws(Box<WebSocketStream<BoxStream>>),
+    Done,
+}
+
+/// An open connection.
+pub struct Channel {
+    inner: Inner,
+    subprotocol: Option<String>,
+    closed: Option<Closed>,
+    read_buf: Vec<u8>,
+}
+
+impl Channel {
+    /// Connects to `endpoint` with the deadline of `opts`.
+    pub async fn connect(
+        endpoint: &Endpoint,
+        opts: &ConnectOptions,
+    ) -> Result<Channel, TransportError> {
+        let addr = endpoint.authority();
+        match tokio::time::timeout(opts.timeout, Self::connect_inner(endpoint, opts)).await {
+            Ok(r) => r,
+            Err(_) => Err(TransportError::Timeout {
+                addr,
+                secs: opts.timeout.as_secs_f64(),
+            }),
+        }
+    }
+
+    async fn connect_inner(
+        endpoint: &Endpoint,
+        opts: &ConnectOptions,
+    ) -> Result<Channel, TransportError> {
+        let addr = endpoint.authority();
+        let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+            .await
+            .map_err(|source| TransportError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let stream: BoxStream =
+            if endpoint.kind.is_tls() {
+                let alpn: &[&[u8]] = match (endpoint.kind, opts.subprotocol.as_deref()) {
+                    (TransportKind::Tls, _) => &[b"mqtt"],
+                    _ => &[b"http/1.1"],
+                };
+                let config = tls::client_config(opts.ca_file.as_deref(), opts.insecure, alpn)
+                    .map_err(|e| TransportError::Tls {
+                        addr: addr.clone(),
+                        why: e.to_string(),
+                    })?;
+                let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(
+                    |e| TransportError::Tls {
+                        addr: addr.clone(),
+                        why: format!("bad server name: {e}"),
+                    },
+                )?;
+                let connector = tokio_rustls::TlsConnector::from(config);
+                let tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| TransportError::Tls {
+                        addr: addr.clone(),
+                        why: e.to_string(),
+                    })?;
+                Box::pin(tls)
+            } else {
+                Box::pin(tcp)
+            };
+        if !endpoint.kind.is_websocket() {
+            return Ok(Channel {
+                inner: Inner::Stream(stream),
+                subprotocol: None,
+                closed: None,
+                read_buf: vec![0; 16 * 1024],
+            });
+        }
+        let url = endpoint.to_string();
+        let mut request =
+            url.as_str()
+                .into_client_request()
+                .map_err(|e| TransportError::Handshake {
+                    url: url.clone(),
+                    why: e.to_string(),
+                })?;
+        if let Some(p) = &opts.subprotocol {
+            let v = HeaderValue::from_str(p).map_err(|e| TransportError::Handshake {
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+            request.headers_mut().insert("Sec-WebSocket-Protocol", v);
+        }
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE))
+            .max_frame_size(Some(MAX_MESSAGE));
+        let (ws, response) =
+            tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+                .await
+                .map_err(|e| match e {
+                    tungstenite::Error::Protocol(
+                        tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(sub),
+                    ) => TransportError::Subprotocol {
+                        url: url.clone(),
+                        why: sub.to_string(),
+                    },
+                    tungstenite::Error::Http(resp) => TransportError::Handshake {
+                        url: url.clone(),
+                        why: format!("HTTP {} instead of 101", resp.status()),
+                    },
+                    other => TransportError::Handshake {
+                        url: url.clone(),
+                        why: other.to_string(),
+                    },
+                })?;
+        let subprotocol = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Channel {
+            inner: Inner::Ws(Box::new(ws)),
+            subprotocol,
+            closed: None,
+            read_buf: Vec::new(),
+        })
+    }
+
+    /// Wraps an already open byte stream (tests, in-process targets).
+    pub fn from_stream(stream: impl ByteStream + 'static) -> Channel {
+        Channel {
+            inner: Inner::Stream(Box::pin(stream)),
+            subprotocol: None,
+            closed: None,
+            read_buf: vec![0; 16 * 1024],
+        }
+    }
+
+    /// The subprotocol the server selected in the WebSocket handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// Whether this is a WebSocket connection.
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.inner, Inner::Ws(_))
+    }
+
+    /// How the connection ended, once it has.
+    pub fn closed(&self) -> Option<&Closed> {
+        self.closed.as_ref()
+    }
+
+    /// Sends bytes: a TCP write, or one binary WebSocket message.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        match &mut self.inner {
+            Inner::Stream(s) => {
+                s.write_all(bytes).await.map_err(send_err)?;
+                s.flush().await.map_err(send_err)
+            }
+            Inner::Ws(ws) => ws
+                .send(Message::Binary(bytes.to_vec().into()))
+                .await
+                .map_err(|e| TransportError::Send(e.to_string())),
+            Inner::Done => Err(TransportError::Send("connection already closed".into())),
+        }
+    }
+
+    /// Sends text: a TCP write, or one text WebSocket message.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), TransportError> {
+        match &mut self.inner {
+            Inner::Stream(_) => self.send_bytes(text.as_bytes()).await,
+            Inner::Ws(ws) => ws
+                .send(Message::Text(text.to_string().into()))
+                .await
+                .map_err(|e| TransportError::Send(e.to_string())),
+            Inner::Done => Err(TransportError::Send("connection already closed".into())),
+        }
+    }
+
+    /// Sends one raw WebSocket frame exactly as described.
+    pub async fn send_frame(
+        &mut self,
+        opcode: u8,
+        fin: bool,
+        rsv: u8,
+        payload: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        let Inner::Ws(ws) = &mut self.inner else {
+            return Err(TransportError::NotWebSocket);
+        };
+        let header = FrameHeader {
+            is_final: fin,
+            rsv1: rsv & 4 != 0,
+            rsv2: rsv & 2 != 0,
+            rsv3: rsv & 1 != 0,
+            opcode: OpCode::from(opcode),
+            mask: None,
+        };
+        ws.send(Message::Frame(Frame::from_payload(header, payload.into())))
+            .await
+            .map_err(|e| TransportError::Send(e.to_string()))
+    }
+
+    /// Reads what comes next; cancel-safe, so callers wrap it in a deadline.
+    pub async fn recv(&mut self) -> Received {
+        if let Some(c) = &self.closed {
+            return Received::Closed(c.clone());
+        }
+        let got = match &mut self.inner {
+            Inner::Stream(s) => match s.read(&mut self.read_buf).await {
+                Ok(0) => Received::Closed(Closed::Eof),
+                Ok(n) => Received::Bytes(self.read_buf[..n].to_vec()),
+                Err(e) => Received::Closed(Closed::Reset(e.to_string())),
+            },
+            Inner::Ws(ws) => loop {
+                match ws.next().await {
+                    None => break Received::Closed(Closed::Eof),
+                    Some(Ok(Message::Text(t))) => break Received::Text(t.to_string()),
+                    Some(Ok(Message::Binary(b))) => break Received::Binary(b.to_vec()),
+                    Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => {
+                        // tungstenite queues the pong; push it out now.
+                        let _ = ws.flush().await;
+                        continue;
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        let _ = ws.flush().await;
+                        break Received::Closed(match frame {
+                            Some(f) => Closed::WsClose {
+                                code: Some(u16::from(f.code)),
+                                reason: f.reason.to_string(),
+                            },
+                            None => Closed::WsClose {
+                                code: None,
+                                reason: String::new(),
+                            },
+                        });
+                    }
+                    Some(Ok(Message::Frame(_))) => continue,
+                    Some(Err(tungstenite::Error::ConnectionClosed))
+                    | Some(Err(tungstenite::Error::AlreadyClosed)) => {
+                        break Received::Closed(Closed::Eof);
+                    }
+                    Some(Err(tungstenite::Error::Io(e))) => {
+                        break Received::Closed(Closed::Reset(e.to_string()));
+                    }
+                    Some(Err(tungstenite::Error::Protocol(
+                        tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                    ))) => break Received::Closed(Closed::Eof),
+                    Some(Err(e)) => break Received::Closed(Closed::WsProtocol(e.to_string())),
+                }
+            },
+            Inner::Done => Received::Closed(Closed::Eof),
+        };
+        if let Received::Closed(c) = &got {
+            self.closed = Some(c.clone());
+        }
+        got
+    }
+
+    /// Starts a polite close: a WebSocket close frame (code 1000) or a TCP write shutdown.
+    /// The caller may then `recv` until `Closed` to see the server's side.
+    pub async fn close(&mut self) -> Result<(), TransportError> {
+        match &mut self.inner {
+            Inner::Stream(s) => s.shutdown().await.map_err(send_err),
+            Inner::Ws(ws) => ws
+                .close(Some(CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "".into(),
+                }))
+                .await
+                .map_err(|e| TransportError::Send(e.to_string())),
+            Inner::Done => Ok(()),
+        }
+    }
+
+    /// Drops the connection at once (no close handshake).
+    pub fn abort(&mut self) {
+        self.inner = Inner::Done;
+        if self.closed.is_none() {
+            self.closed = Some(Closed::Eof);
+        }
+    }
+}
+
+fn send_err(e: std::io::Error) -> TransportError {
+    TransportError::Send(e.to_string())
+}

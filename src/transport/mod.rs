@@ -1,0 +1,8 @@
+//! Transports behind one interface: TCP, TLS, WebSocket (subprotocol offer/answer, raw frames).
+
+pub mod channel;
+pub mod endpoint;
+pub mod tls;
+
+pub use channel::{Channel, Closed, ConnectOptions, MAX_MESSAGE, Received, TransportError};
+pub use endpoint::{Endpoint, EndpointError, TransportKind};

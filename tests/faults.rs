@@ -1,0 +1,89 @@
+//! Each fault switch of the reference target makes at least one case fail: the checks can fail.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rstest::rstest;
+use wirecheck::run::Verdict;
+use wirecheck::run::engine::RunOptions;
+use wirecheck::run::scheduler::run_all;
+use wirecheck::target::{Target, TargetOptions};
+
+/// The fault switches this file proves; must list every fault the reference target has.
+const PROVEN: &[&str] = &[
+    "wrong-puback-id",
+    "no-close-on-malformed",
+    "suback-grants-more",
+    "retain-not-cleared",
+    "non-minimal-length",
+    "no-connack-on-bad-level",
+    "stream-header",
+    "two-elements-per-message",
+    "presence-not-reflected",
+    "no-close-reply",
+    "wrong-from-on-message",
+    "iq-unknown-ignored",
+];
+
+#[test]
+fn every_fault_switch_has_a_proof() {
+    let mut known: Vec<&str> = wirecheck::reference::faults()
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    known.sort();
+    let mut proven = PROVEN.to_vec();
+    proven.sort();
+    assert_eq!(known, proven, "add a #[case] below for each new fault");
+}
+
+#[rstest]
+#[case::wrong_puback_id("wrong-puback-id")]
+#[case::no_close_on_malformed("no-close-on-malformed")]
+#[case::suback_grants_more("suback-grants-more")]
+#[case::retain_not_cleared("retain-not-cleared")]
+#[case::non_minimal_length("non-minimal-length")]
+#[case::no_connack_on_bad_level("no-connack-on-bad-level")]
+#[case::stream_header("stream-header")]
+#[case::two_elements_per_message("two-elements-per-message")]
+#[case::presence_not_reflected("presence-not-reflected")]
+#[case::no_close_reply("no-close-reply")]
+#[case::wrong_from_on_message("wrong-from-on-message")]
+#[case::iq_unknown_ignored("iq-unknown-ignored")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_makes_a_case_fail(#[case] fault: &str) {
+    let cases =
+        wirecheck::case::load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")])
+            .expect("cases load");
+    let target = Target::resolve(
+        None,
+        &TargetOptions {
+            faults: vec![fault.to_string()],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("reference target starts");
+    let opts = RunOptions {
+        jobs: 4,
+        default_timeout: std::time::Duration::from_secs(2),
+        ..RunOptions::default()
+    };
+    let results = run_all(cases, Arc::new(target), Arc::new(opts), |_| {}).await;
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .map(|r| r.id.as_str())
+        .collect();
+    let errors: Vec<&str> = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Error)
+        .map(|r| r.id.as_str())
+        .collect();
+    eprintln!("fault {fault}: failed {failed:?}");
+    assert!(!failed.is_empty(), "fault {fault} made no case fail");
+    assert!(
+        errors.is_empty(),
+        "fault {fault} caused infrastructure errors: {errors:?}"
+    );
+}
