@@ -17,12 +17,21 @@ const PROVEN: &[&str] = &[
     "retain-not-cleared",
     "non-minimal-length",
     "no-connack-on-bad-level",
+    "no-pingresp",
+    "will-on-disconnect",
+    "dollar-wildcard",
+    "qos2-duplicate",
+    "retain-on-delivery",
     "stream-header",
     "two-elements-per-message",
     "presence-not-reflected",
     "no-close-reply",
     "wrong-from-on-message",
     "iq-unknown-ignored",
+    "reuse-stream-id",
+    "open-without-id",
+    "advertise-starttls",
+    "error-without-open",
 ];
 
 #[test]
@@ -44,12 +53,21 @@ fn every_fault_switch_has_a_proof() {
 #[case::retain_not_cleared("retain-not-cleared")]
 #[case::non_minimal_length("non-minimal-length")]
 #[case::no_connack_on_bad_level("no-connack-on-bad-level")]
+#[case::no_pingresp("no-pingresp")]
+#[case::will_on_disconnect("will-on-disconnect")]
+#[case::dollar_wildcard("dollar-wildcard")]
+#[case::qos2_duplicate("qos2-duplicate")]
+#[case::retain_on_delivery("retain-on-delivery")]
 #[case::stream_header("stream-header")]
 #[case::two_elements_per_message("two-elements-per-message")]
 #[case::presence_not_reflected("presence-not-reflected")]
 #[case::no_close_reply("no-close-reply")]
 #[case::wrong_from_on_message("wrong-from-on-message")]
 #[case::iq_unknown_ignored("iq-unknown-ignored")]
+#[case::reuse_stream_id("reuse-stream-id")]
+#[case::open_without_id("open-without-id")]
+#[case::advertise_starttls("advertise-starttls")]
+#[case::error_without_open("error-without-open")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

@@ -137,14 +137,11 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
     result.verdict = if result.failures.iter().any(|f| f.kind == FailureKind::Infra) {
         Verdict::Error
     } else if !result.failures.is_empty() {
-        let specs: Vec<String> = result
-            .failures
-            .iter()
-            .flat_map(|f| f.spec.iter().cloned())
-            .collect();
-        match target.deviation_for(case, &specs) {
-            Some(d) => {
-                result.reason = Some(d.reason.clone());
+        let per_failure: Vec<Vec<String>> =
+            result.failures.iter().map(|f| f.spec.clone()).collect();
+        match target.covering_deviations(case, &per_failure) {
+            Some(reasons) => {
+                result.reason = Some(reasons.join("; "));
                 Verdict::Xfail
             }
             None => Verdict::Fail,

@@ -234,8 +234,8 @@ impl Target {
         }
     }
 
-    /// The declared deviation covering a failed case, if any.
-    pub fn deviation_for(&self, case: &Case, failed_specs: &[String]) -> Option<&DeviationDoc> {
+    /// The declared deviation covering one failure of `case` (whose statements are `failure_specs`).
+    pub fn deviation_for(&self, case: &Case, failure_specs: &[String]) -> Option<&DeviationDoc> {
         self.deviations.iter().find(|d| {
             let case_ok = d.case.as_ref().is_none_or(|g| {
                 Glob::new(g)
@@ -245,9 +245,25 @@ impl Target {
             let spec_ok = d
                 .spec
                 .as_ref()
-                .is_none_or(|s| failed_specs.iter().any(|f| f == s));
+                .is_none_or(|s| failure_specs.iter().any(|f| f == s));
             (d.case.is_some() || d.spec.is_some()) && case_ok && spec_ok
         })
+    }
+
+    /// When every failure is covered by a declared deviation, their reasons; otherwise None.
+    pub fn covering_deviations(
+        &self,
+        case: &Case,
+        failures: &[Vec<String>],
+    ) -> Option<Vec<String>> {
+        let mut reasons = Vec::new();
+        for specs in failures {
+            let d = self.deviation_for(case, specs)?;
+            if !reasons.contains(&d.reason) {
+                reasons.push(d.reason.clone());
+            }
+        }
+        (!failures.is_empty()).then_some(reasons)
     }
 
     /// A description of the endpoints for the console header.

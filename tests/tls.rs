@@ -1,0 +1,162 @@
+//! TLS transports: mqtts:// and wss:// through a TLS terminator in front of the reference
+//! target. Certificates are verified by default; `--ca` trusts a file, `--insecure` skips.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use wirecheck::reference::Reference;
+
+/// Starts a TLS terminator on loopback that forwards to `backend`; returns its port.
+async fn tls_proxy(backend: SocketAddr, cert: CertificateDer<'static>, key: Vec<u8>) -> u16 {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        )
+        .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut back) = TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut back).await;
+            });
+        }
+    });
+    port
+}
+
+fn wirecheck(args: &[&str], envs: &[(&str, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wirecheck"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("wirecheck runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_and_wss_verify_certificates() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let ca = ca.to_str().unwrap().to_string();
+    let der = cert.cert.der().clone();
+    let key = cert.signing_key.serialize_der();
+
+    let reference = Reference::start(&[]).await.unwrap();
+    let mqtt_back: SocketAddr = format!("127.0.0.1:{}", reference.mqtt_endpoint().port)
+        .parse()
+        .unwrap();
+    let xmpp_back: SocketAddr = format!("127.0.0.1:{}", reference.xmpp_endpoint().port)
+        .parse()
+        .unwrap();
+    let mqtt_port = tls_proxy(mqtt_back, der.clone(), key.clone()).await;
+    let xmpp_port = tls_proxy(xmpp_back, der, key).await;
+    let mqtts = format!("mqtts://localhost:{mqtt_port}");
+    let wss = format!("wss://localhost:{xmpp_port}/xmpp-websocket");
+    let accounts: Vec<String> = reference
+        .accounts()
+        .iter()
+        .map(|a| format!("{}:{}", a.user, a.password.expose()))
+        .collect();
+    let env = [("WIRECHECK_XMPP_ACCOUNTS", accounts.join(","))];
+    let mqtt_cases = Path::new("cases/mqtt/v311/publish-qos1.yaml")
+        .to_str()
+        .unwrap();
+    let xmpp_cases = "cases/xmpp/presence";
+
+    let out = tokio::task::spawn_blocking({
+        let (mqtts, ca) = (mqtts.clone(), ca.clone());
+        move || wirecheck(&["run", "--target", &mqtts, "--ca", &ca, mqtt_cases], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "mqtts with --ca:\n{}",
+        text(&out)
+    );
+
+    let out = tokio::task::spawn_blocking({
+        let mqtts = mqtts.clone();
+        move || wirecheck(&["run", "--target", &mqtts, mqtt_cases], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "untrusted certificate must not pass:\n{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("TLS"), "{}", text(&out));
+
+    let out = tokio::task::spawn_blocking({
+        let mqtts = mqtts.clone();
+        move || wirecheck(&["run", "--target", &mqtts, "--insecure", mqtt_cases], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "mqtts --insecure:\n{}",
+        text(&out)
+    );
+
+    let out = tokio::task::spawn_blocking({
+        let (wss, ca) = (wss.clone(), ca.clone());
+        move || {
+            wirecheck(
+                &[
+                    "run",
+                    "--target",
+                    &wss,
+                    "--ca",
+                    &ca,
+                    "--domain",
+                    "localhost",
+                    xmpp_cases,
+                ],
+                &env,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "wss with --ca:\n{t}");
+    assert!(
+        !t.contains(&reference.accounts()[0].password.expose().to_string()),
+        "password leaked"
+    );
+}
