@@ -82,7 +82,11 @@ async fn a_silent_server_fails_the_check_at_the_deadline() {
         "{:?}",
         r.failures
     );
-    assert_eq!(r.failures[0].spec, vec!["MQTT-3.2.0-1".to_string()]);
+    assert!(
+        r.failures[0].spec.contains(&"MQTT-3.2.0-1".to_string()),
+        "{:?}",
+        r.failures
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 

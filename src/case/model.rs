@@ -171,7 +171,7 @@ impl<'de, T: Deserialize<'de> + FromActor> Deserialize<'de> for ActorOr<T> {
 }
 
 /// Options of the MQTT `connect` macro.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectStep {
     /// Who connects.
@@ -209,21 +209,13 @@ impl FromActor for ConnectStep {
     fn from_actor(actor: String) -> Self {
         Self {
             actor,
-            clean_session: None,
-            keep_alive: None,
-            client_id: None,
-            username: None,
-            password: None,
-            will: None,
-            expect: None,
-            spec: Vec::new(),
-            timeout: None,
+            ..Default::default()
         }
     }
 }
 
 /// Options of the XMPP `login` macro.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginStep {
     /// Who logs in.
@@ -243,15 +235,13 @@ impl FromActor for LoginStep {
     fn from_actor(actor: String) -> Self {
         Self {
             actor,
-            resource: None,
-            spec: Vec::new(),
-            timeout: None,
+            ..Default::default()
         }
     }
 }
 
 /// Options of `disconnect`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisconnectStep {
     /// Who disconnects.
@@ -268,8 +258,7 @@ impl FromActor for DisconnectStep {
     fn from_actor(actor: String) -> Self {
         Self {
             actor,
-            spec: Vec::new(),
-            timeout: None,
+            ..Default::default()
         }
     }
 }

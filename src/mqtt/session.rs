@@ -7,15 +7,15 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::case::matching::match_value;
-use crate::case::model::{ConnectStep, ExpectStep, SendStep};
+use crate::case::model::{ConnectStep, ExpectStep, FromActor, SendStep};
 use crate::case::validate::parse_hex;
 use crate::mqtt::codec::{DecodeError, Decoded, Decoder, Direction, encode};
 use crate::mqtt::template::packet_from_value;
 use crate::mqtt::{Packet, Version};
-use crate::run::actor::Next;
+use crate::run::actor::{Next, open_channel, send_failure, send_raw};
 use crate::run::transcript::Recorder;
 use crate::run::verdict::Failure;
-use crate::transport::{Channel, Closed, ConnectOptions, Endpoint, Received, TransportError};
+use crate::transport::{Channel, Closed, ConnectOptions, Endpoint, Received};
 use crate::vars::Vars;
 use crate::violation::Violation;
 
@@ -83,39 +83,8 @@ impl MqttSession {
         rec: Recorder,
         client_id: String,
     ) -> Result<MqttSession, Failure> {
-        let mut o = opts.clone();
-        let ws = endpoint.kind.is_websocket();
-        if ws {
-            o.subprotocol = Some("mqtt".into());
-        }
-        let mut violations = Vec::new();
-        let channel = match Channel::connect(endpoint, &o).await {
-            Ok(c) => c,
-            Err(TransportError::Subprotocol { why, .. }) => {
-                rec.event(format!("WebSocket handshake: {why}"));
-                return Err(Failure::check(
-                    vec![WS_SUBPROTOCOL.into()],
-                    format!("the server did not select subprotocol `mqtt`: {why}"),
-                ));
-            }
-            Err(e) => {
-                rec.event(format!("connect failed: {e}"));
-                return Err(Failure::infra(e.to_string()));
-            }
-        };
-        if ws && channel.subprotocol() != Some("mqtt") {
-            violations.push(Violation::new(
-                WS_SUBPROTOCOL,
-                format!(
-                    "the server selected WebSocket subprotocol {:?}, not \"mqtt\"",
-                    channel.subprotocol()
-                ),
-            ));
-        }
-        rec.event(match channel.subprotocol() {
-            Some(p) => format!("connected to {endpoint} (subprotocol {p})"),
-            None => format!("connected to {endpoint}"),
-        });
+        let (channel, violations) =
+            open_channel(endpoint, opts, &rec, "mqtt", WS_SUBPROTOCOL).await?;
         Ok(MqttSession {
             channel,
             decoder: Decoder::new(Version::V311, Direction::ServerToClient, MAX_PACKET),
@@ -159,25 +128,11 @@ impl MqttSession {
         self.channel
             .send_bytes(&bytes)
             .await
-            .map_err(|e| self.send_failure(e))
-    }
-
-    fn send_failure(&self, e: TransportError) -> Failure {
-        self.rec.event(format!("send failed: {e}"));
-        Failure::check(
-            Vec::new(),
-            format!("could not send: the connection is gone ({e})"),
-        )
+            .map_err(|e| send_failure(&self.rec, e))
     }
 
     /// Sends one message of a `send` step.
     pub async fn send(&mut self, step: &SendStep, vars: &Vars) -> Result<(), Failure> {
-        // Failures are the cold path; their size does not matter here.
-        #[allow(clippy::result_large_err)]
-        let interp = |s: &str| {
-            vars.interpolate(s)
-                .map_err(|e| Failure::infra(format!("send: {e}")))
-        };
         if let Some(p) = &step.packet {
             let value = vars
                 .interpolate_value(p)
@@ -186,47 +141,9 @@ impl MqttSession {
                 .map_err(|e| Failure::infra(format!("send: field `packet`: {e}")))?;
             return self.send_packet(&packet).await;
         }
-        if let Some(h) = &step.bytes {
-            let bytes = parse_hex(&interp(h)?).map_err(Failure::infra)?;
-            self.rec.sent(
-                format!("bytes ({} bytes)", bytes.len()),
-                Some(bytes.clone()),
-            );
-            return self
-                .channel
-                .send_bytes(&bytes)
-                .await
-                .map_err(|e| self.send_failure(e));
-        }
-        if let Some(t) = &step.text {
-            let text = interp(t)?;
-            self.rec.sent(format!("text {text:?}"), None);
-            return self
-                .channel
-                .send_text(&text)
-                .await
-                .map_err(|e| self.send_failure(e));
-        }
-        if let Some(f) = &step.frame {
-            let payload = match (&f.payload, &f.payload_hex) {
-                (_, Some(h)) => parse_hex(h).map_err(Failure::infra)?,
-                (Some(t), None) => interp(t)?.into_bytes(),
-                (None, None) => Vec::new(),
-            };
-            self.rec.sent(
-                format!("frame opcode={} fin={} rsv={}", f.opcode, f.fin, f.rsv),
-                Some(payload.clone()),
-            );
-            return self
-                .channel
-                .send_frame(f.opcode, f.fin, f.rsv, payload)
-                .await
-                .map_err(|e| match e {
-                    TransportError::NotWebSocket => Failure::infra(e.to_string()),
-                    e => self.send_failure(e),
-                });
-        }
-        Err(Failure::infra("send: nothing to send"))
+        send_raw(&mut self.channel, &self.rec, step, vars)
+            .await
+            .unwrap_or_else(|| Err(Failure::infra("send: nothing to send")))
     }
 
     async fn read(&mut self, deadline: Instant) -> Read {
@@ -465,18 +382,7 @@ impl MqttSession {
         deadline: Instant,
     ) -> Result<(), Failure> {
         let mut s = MqttSession::open(endpoint, opts, rec, client_id).await?;
-        let step = ConnectStep {
-            actor: "cleanup".into(),
-            clean_session: None,
-            keep_alive: None,
-            client_id: None,
-            username: None,
-            password: None,
-            will: None,
-            expect: None,
-            spec: Vec::new(),
-            timeout: None,
-        };
+        let step = ConnectStep::from_actor("cleanup".into());
         let mut vars = Vars::new();
         s.connect_macro(&step, &mut vars, deadline).await?;
         for (i, topic) in topics.iter().enumerate() {

@@ -4,8 +4,7 @@
 use tokio::time::Instant;
 
 use crate::case::model::{ExpectStep, LoginStep, SendStep};
-use crate::case::validate::parse_hex;
-use crate::run::actor::Next;
+use crate::run::actor::{Next, open_channel, send_failure, send_raw};
 use crate::run::transcript::Recorder;
 use crate::run::verdict::Failure;
 use crate::target::Secret;
@@ -73,36 +72,8 @@ impl XmppSession {
         rec: Recorder,
         identity: XmppIdentity,
     ) -> Result<XmppSession, Failure> {
-        let mut o = opts.clone();
-        o.subprotocol = Some("xmpp".into());
-        let channel = match Channel::connect(endpoint, &o).await {
-            Ok(c) => c,
-            Err(TransportError::Subprotocol { why, .. }) => {
-                rec.event(format!("WebSocket handshake: {why}"));
-                return Err(Failure::check(
-                    vec![WS_SUBPROTOCOL.into()],
-                    format!("the server did not select subprotocol `xmpp`: {why}"),
-                ));
-            }
-            Err(e) => {
-                rec.event(format!("connect failed: {e}"));
-                return Err(Failure::infra(e.to_string()));
-            }
-        };
-        let mut violations = Vec::new();
-        if channel.subprotocol() != Some("xmpp") {
-            violations.push(Violation::new(
-                WS_SUBPROTOCOL,
-                format!(
-                    "the server selected WebSocket subprotocol {:?}, not \"xmpp\"",
-                    channel.subprotocol()
-                ),
-            ));
-        }
-        rec.event(format!(
-            "connected to {endpoint} (subprotocol {})",
-            channel.subprotocol().unwrap_or("none")
-        ));
+        let (channel, violations) =
+            open_channel(endpoint, opts, &rec, "xmpp", WS_SUBPROTOCOL).await?;
         Ok(XmppSession {
             channel,
             rec,
@@ -124,14 +95,6 @@ impl XmppSession {
     async fn send_xml(&mut self, xml: &str) -> Result<(), TransportError> {
         self.rec.sent(redact_sent(xml), None);
         self.channel.send_text(xml).await
-    }
-
-    fn send_failure(&self, e: TransportError) -> Failure {
-        self.rec.event(format!("send failed: {e}"));
-        Failure::check(
-            Vec::new(),
-            format!("could not send: the connection is gone ({e})"),
-        )
     }
 
     /// Reads one message; `header_checks` also checks `<open/>`/`<close/>` (the login macro
@@ -185,46 +148,26 @@ impl XmppSession {
 
     /// Sends one message of a `send` step.
     pub async fn send(&mut self, step: &SendStep, vars: &Vars) -> Result<(), Failure> {
-        // Failures are the cold path; their size does not matter here.
-        #[allow(clippy::result_large_err)]
-        let interp = |s: &str| {
-            vars.interpolate(s)
-                .map_err(|e| Failure::infra(format!("send: {e}")))
-        };
         let result = if let Some(x) = &step.xml {
-            let xml = interp(x)?;
+            let xml = vars
+                .interpolate(x)
+                .map_err(|e| Failure::infra(format!("send: {e}")))?;
             self.send_xml(&xml).await
         } else if let Some(p) = &step.sasl_plain {
-            let xml = sasl::plain_auth_xml("", &interp(&p.user)?, &interp(&p.password)?);
-            self.send_xml(&xml).await
-        } else if let Some(t) = &step.text {
-            let text = interp(t)?;
-            self.rec.sent(format!("text {text:?}"), None);
-            self.channel.send_text(&text).await
-        } else if let Some(h) = &step.bytes {
-            let bytes = parse_hex(h).map_err(Failure::infra)?;
-            self.rec.sent(
-                format!("binary ({} bytes)", bytes.len()),
-                Some(bytes.clone()),
-            );
-            self.channel.send_bytes(&bytes).await
-        } else if let Some(f) = &step.frame {
-            let payload = match (&f.payload, &f.payload_hex) {
-                (_, Some(h)) => parse_hex(h).map_err(Failure::infra)?,
-                (Some(t), None) => interp(t)?.into_bytes(),
-                (None, None) => Vec::new(),
-            };
-            self.rec.sent(
-                format!("frame opcode={} fin={} rsv={}", f.opcode, f.fin, f.rsv),
-                Some(payload.clone()),
-            );
-            self.channel
-                .send_frame(f.opcode, f.fin, f.rsv, payload)
+            let user = vars
+                .interpolate(&p.user)
+                .map_err(|e| Failure::infra(format!("send: {e}")))?;
+            let password = vars
+                .interpolate(&p.password)
+                .map_err(|e| Failure::infra(format!("send: {e}")))?;
+            self.send_xml(&sasl::plain_auth_xml("", &user, &password))
                 .await
         } else {
-            return Err(Failure::infra("send: nothing to send"));
+            return send_raw(&mut self.channel, &self.rec, step, vars)
+                .await
+                .unwrap_or_else(|| Err(Failure::infra("send: nothing to send")));
         };
-        result.map_err(|e| self.send_failure(e))
+        result.map_err(|e| send_failure(&self.rec, e))
     }
 
     /// Reads whatever comes next.
@@ -337,7 +280,7 @@ impl XmppSession {
         let spec = vec!["RFC7395-3.6-1".to_string()];
         self.send_xml(&stream::close_xml())
             .await
-            .map_err(|e| self.send_failure(e))?;
+            .map_err(|e| send_failure(&self.rec, e))?;
         loop {
             match self.read(deadline).await {
                 Read::Element(el, _) if stream::is_close(&el) => break,
