@@ -26,7 +26,9 @@ impl SpecSet {
             SpecSet::Mqtt50 => MQTT_50,
             SpecSet::Xmpp => XMPP,
         };
-        text.lines().map(str::trim).filter(|l| !l.is_empty())
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
     }
 
     /// Whether `id` names a statement of this set.
