@@ -34,7 +34,11 @@ fn walk(dir: &Path, exts: &[&str], files: &mut Vec<std::path::PathBuf>) {
         let p = e.unwrap().path();
         if p.is_dir() {
             walk(&p, exts, files);
-        } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| exts.contains(&x)) {
+        } else if p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| exts.contains(&x))
+        {
             files.push(p);
         }
     }
@@ -66,5 +70,9 @@ fn every_id_used_is_known() {
         }
     }
     assert!(seen > 200, "only {seen} ids found: the scanner is broken");
-    assert!(unknown.is_empty(), "unknown statement ids:\n{}", unknown.join("\n"));
+    assert!(
+        unknown.is_empty(),
+        "unknown statement ids:\n{}",
+        unknown.join("\n")
+    );
 }

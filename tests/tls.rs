@@ -53,6 +53,22 @@ fn wirecheck(args: &[&str], envs: &[(&str, String)]) -> Output {
         .expect("wirecheck runs")
 }
 
+/// Runs the binary off the async runtime, so the TLS proxies keep serving meanwhile.
+async fn wirecheck_async(args: Vec<&str>, envs: &[(&str, String)]) -> Output {
+    let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let envs: Vec<(&str, String)> = envs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        wirecheck(&args, &envs)
+    })
+    .await
+    .expect("wirecheck task")
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -93,12 +109,11 @@ async fn mqtts_and_wss_verify_certificates() {
         .unwrap();
     let xmpp_cases = "cases/xmpp/presence";
 
-    let out = tokio::task::spawn_blocking({
-        let (mqtts, ca) = (mqtts.clone(), ca.clone());
-        move || wirecheck(&["run", "--target", &mqtts, "--ca", &ca, mqtt_cases], &[])
-    })
-    .await
-    .unwrap();
+    let out = wirecheck_async(
+        vec!["run", "--target", &mqtts, "--ca", &ca, mqtt_cases],
+        &[],
+    )
+    .await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -106,12 +121,7 @@ async fn mqtts_and_wss_verify_certificates() {
         text(&out)
     );
 
-    let out = tokio::task::spawn_blocking({
-        let mqtts = mqtts.clone();
-        move || wirecheck(&["run", "--target", &mqtts, mqtt_cases], &[])
-    })
-    .await
-    .unwrap();
+    let out = wirecheck_async(vec!["run", "--target", &mqtts, mqtt_cases], &[]).await;
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -120,12 +130,11 @@ async fn mqtts_and_wss_verify_certificates() {
     );
     assert!(text(&out).contains("TLS"), "{}", text(&out));
 
-    let out = tokio::task::spawn_blocking({
-        let mqtts = mqtts.clone();
-        move || wirecheck(&["run", "--target", &mqtts, "--insecure", mqtt_cases], &[])
-    })
-    .await
-    .unwrap();
+    let out = wirecheck_async(
+        vec!["run", "--target", &mqtts, "--insecure", mqtt_cases],
+        &[],
+    )
+    .await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -133,26 +142,17 @@ async fn mqtts_and_wss_verify_certificates() {
         text(&out)
     );
 
-    let out = tokio::task::spawn_blocking({
-        let (wss, ca) = (wss.clone(), ca.clone());
-        move || {
-            wirecheck(
-                &[
-                    "run",
-                    "--target",
-                    &wss,
-                    "--ca",
-                    &ca,
-                    "--domain",
-                    "localhost",
-                    xmpp_cases,
-                ],
-                &env,
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let args = vec![
+        "run",
+        "--target",
+        &wss,
+        "--ca",
+        &ca,
+        "--domain",
+        "localhost",
+        xmpp_cases,
+    ];
+    let out = wirecheck_async(args, &env).await;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "wss with --ca:\n{t}");
     assert!(
