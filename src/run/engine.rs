@@ -126,7 +126,17 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
             bound.as_secs()
         )));
     }
-    run.cleanup().await;
+    // Cleanup talks to the server too, so it gets a bound of its own.
+    let cleanup_bound = per_wait * 2 + Duration::from_secs(5);
+    let cleaned = tokio::time::timeout(cleanup_bound, run.cleanup()).await;
+    if cleaned.is_err() {
+        transcript.push(
+            "cleanup",
+            crate::run::transcript::Direction::Event,
+            format!("cleanup did not finish within {}s", cleanup_bound.as_secs()),
+            None,
+        );
+    }
     drop(lease);
     let (entries, dropped) = transcript.entries();
     result.transcript = entries;

@@ -46,6 +46,23 @@ fn ser_hex<S: serde::Serializer>(raw: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S
 /// Most entries kept per case; beyond it the transcript says how many were dropped.
 pub const MAX_ENTRIES: usize = 10_000;
 
+/// Most bytes of text or raw data kept per entry; the rest is cut with a note saying how much.
+pub const MAX_ENTRY_BYTES: usize = 16 * 1024;
+
+fn cut_text(mut text: String) -> String {
+    if text.len() <= MAX_ENTRY_BYTES {
+        return text;
+    }
+    let total = text.len();
+    let mut end = MAX_ENTRY_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!(" ... ({} more bytes)", total - end));
+    text
+}
+
 /// A shared, append-only transcript for one case run.
 #[derive(Debug, Clone)]
 pub struct Transcript {
@@ -74,8 +91,11 @@ impl Transcript {
             at: self.start.elapsed(),
             actor: actor.to_string(),
             direction,
-            text: text.into(),
-            raw,
+            text: cut_text(text.into()),
+            raw: raw.map(|mut r| {
+                r.truncate(MAX_ENTRY_BYTES);
+                r
+            }),
         };
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if g.0.len() < MAX_ENTRIES {
@@ -159,4 +179,35 @@ pub fn render(entries: &[Entry], dropped: usize) -> String {
         out.push_str(&format!("... {dropped} more entries dropped\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_and_their_size_are_bounded() {
+        let t = Transcript::new();
+        let big = "é".repeat(MAX_ENTRY_BYTES);
+        t.push(
+            "a",
+            Direction::Received,
+            big,
+            Some(vec![0; MAX_ENTRY_BYTES * 2]),
+        );
+        let (entries, dropped) = t.entries();
+        assert_eq!(dropped, 0);
+        assert!(entries[0].text.len() < MAX_ENTRY_BYTES + 64);
+        assert!(
+            entries[0]
+                .text
+                .ends_with(&format!("({} more bytes)", MAX_ENTRY_BYTES))
+        );
+        assert_eq!(entries[0].raw.as_ref().map(Vec::len), Some(MAX_ENTRY_BYTES));
+        for _ in 0..MAX_ENTRIES + 5 {
+            t.push("a", Direction::Sent, "x", None);
+        }
+        let (entries, dropped) = t.entries();
+        assert_eq!((entries.len(), dropped), (MAX_ENTRIES, 6));
+    }
 }
