@@ -10,7 +10,7 @@ use crate::case::matching::match_value;
 use crate::case::model::{ConnectStep, ExpectStep, FromActor, SendStep};
 use crate::case::validate::parse_hex;
 use crate::mqtt::codec::{DecodeError, Decoded, Decoder, Direction, encode};
-use crate::mqtt::template::packet_from_value;
+use crate::mqtt::template::{normalize_pattern, packet_from_value};
 use crate::mqtt::{Packet, Version};
 use crate::run::actor::{Next, open_channel, send_failure, send_raw};
 use crate::run::transcript::Recorder;
@@ -225,7 +225,7 @@ impl MqttSession {
             Read::Packet(d) => {
                 let actual = serde_json::to_value(&d.packet)
                     .map_err(|e| Failure::infra(format!("internal: {e}")))?;
-                match match_value(pattern, &actual, vars, exact) {
+                match match_value(&normalize_pattern(pattern), &actual, vars, exact) {
                     Ok(()) => Ok(*d),
                     Err(m) => Err(Failure::check(spec.to_vec(), format!("packet differs {m}"))
                         .with_diff(shown, summarize(&d.packet))),

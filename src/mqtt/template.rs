@@ -58,6 +58,22 @@ pub fn validate_will(value: &Value) -> Result<(), String> {
     validate_packet(&connect)
 }
 
+/// Writes an expected `payload: {hex: ...}` the way a received payload serializes: as text when
+/// the bytes are UTF-8, so both spellings of the same bytes match.
+pub fn normalize_pattern(pattern: &Value) -> Value {
+    let mut p = pattern.clone();
+    let text = p
+        .get("payload")
+        .and_then(|v| v.get("hex"))
+        .and_then(Value::as_str)
+        .and_then(|h| hex::decode(h.replace([' ', '_'], "")).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    if let (Some(text), Some(slot)) = (text, p.get_mut("payload")) {
+        *slot = Value::String(text);
+    }
+    p
+}
+
 fn default_of(ty: &str) -> Option<Packet> {
     let minimal = match ty {
         "connect" | "pingreq" | "pingresp" | "disconnect" => serde_json::json!({"type": ty}),
@@ -93,5 +109,31 @@ fn replace_captures(value: &Value, probe: &Value) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hex_payload_patterns_match_text_payloads() {
+        let p = normalize_pattern(&json!({"type": "publish", "payload": {"hex": "68 69"}}));
+        assert_eq!(p["payload"], json!("hi"));
+        let p = normalize_pattern(&json!({"type": "publish", "payload": {"hex": "ff00"}}));
+        assert_eq!(p["payload"], json!({"hex": "ff00"}));
+    }
+
+    #[test]
+    fn load_time_checks() {
+        assert!(validate_packet(&json!({"type": "puback", "id": "$pid"})).is_ok());
+        assert!(validate_packet(&json!({"type": "puback", "idd": 1})).is_err());
+        assert!(
+            validate_pattern(&json!({"type": "suback", "idd": 1}))
+                .unwrap_err()
+                .contains("no field `idd`")
+        );
+        assert!(validate_pattern(&json!({"type": "nope"})).is_err());
     }
 }
