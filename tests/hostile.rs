@@ -158,3 +158,40 @@ steps:
         r.failures
     );
 }
+
+#[tokio::test]
+async fn a_server_that_stops_reading_fails_a_send_at_its_deadline() {
+    // The server accepts and never reads; its receive buffer is small, so the client's send
+    // buffer fills and the writes block.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let chunk = "00".repeat(1536 * 1024);
+    let mut case = String::from(
+        "id: hostile.deaf\ntitle: t\nprotocol: mqtt\nversion: \"3.1.1\"\nspec: [MQTT-4.8.0-1]\ntimeout: 500ms\nactors: { c: {} }\nsteps:\n",
+    );
+    for _ in 0..6 {
+        case.push_str(&format!("  - send: {{ actor: c, bytes: \"{chunk}\" }}\n"));
+    }
+    let started = Instant::now();
+    let r = run(&case, &mqtt_target(&format!("mqtt://{addr}"))).await;
+    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.failures);
+    assert!(
+        r.failures[0].message.contains("does not read"),
+        "{:?}",
+        r.failures
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

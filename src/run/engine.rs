@@ -364,12 +364,20 @@ impl CaseRun<'_> {
                 s.login(&l.0, vars, deadline).await.map(|_| 1)
             }
             Step::Send(s) => {
-                let vars = self.vars.clone();
-                self.session(&s.actor)
-                    .await?
-                    .send(s, &vars)
-                    .await
-                    .map(|_| 0)
+                // A server that stops reading must not stall the run: sends have a deadline too.
+                let wait = self.case.timeout.unwrap_or(self.opts.default_timeout);
+                self.session(&s.actor).await?;
+                let (session, vars) = self.session_and_vars(&s.actor)?;
+                match tokio::time::timeout(wait, session.send(s, vars)).await {
+                    Ok(r) => r.map(|_| 0),
+                    Err(_) => Err(Failure::check(
+                        Vec::new(),
+                        format!(
+                            "could not send within {:.1}s: the server does not read",
+                            wait.as_secs_f64()
+                        ),
+                    )),
+                }
             }
             Step::Expect(e) => {
                 let deadline = self.deadline(e.timeout.map(|t| t.0));
