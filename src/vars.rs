@@ -123,11 +123,6 @@ impl Vars {
             other => other.clone(),
         })
     }
-
-    /// Names of all defined variables, sorted.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
-    }
 }
 
 /// If `s` is a capture token (`$name`, name of letters, digits, `_`, `.`, `-`), the name.

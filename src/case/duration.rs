@@ -28,16 +28,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Formats a duration the way case files write it.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
-
 /// A duration as written in YAML (`300ms`), kept typed after loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct YamlDuration(pub Duration);
@@ -63,6 +53,5 @@ mod tests {
         assert!(parse_duration("5").unwrap_err().contains("no unit"));
         assert!(parse_duration("5h").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("x5s").is_err());
-        assert_eq!(format_duration(Duration::from_millis(300)), "300ms");
     }
 }

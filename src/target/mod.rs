@@ -5,7 +5,7 @@ pub mod pool;
 pub mod profile;
 pub mod secret;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use globset::Glob;
 
@@ -297,9 +297,4 @@ fn accounts_from_env() -> Result<Vec<Account>, TargetError> {
             })
         })
         .collect()
-}
-
-/// Default profile folder.
-pub fn default_targets_dir() -> PathBuf {
-    PathBuf::from("targets")
 }

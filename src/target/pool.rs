@@ -51,11 +51,6 @@ impl AccountPool {
         }
     }
 
-    /// How many accounts the pool has in all.
-    pub fn total(&self) -> usize {
-        self.total
-    }
-
     /// Leases `n` accounts at once (all or none, so cases cannot deadlock each other).
     pub async fn lease(&self, n: usize, deadline: Duration) -> Result<Lease, LeaseError> {
         if n > self.total {

@@ -103,18 +103,6 @@ pub enum TransportError {
     NotWebSocket,
 }
 
-impl TransportError {
-    /// Whether the target could not be reached at all (exit code 3 territory).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
-            TransportError::Connect { .. }
-                | TransportError::Timeout { .. }
-                | TransportError::Tls { .. }
-        )
-    }
-}
-
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
@@ -293,29 +281,9 @@ impl Channel {
         })
     }
 
-    /// Wraps an already open byte stream (tests, in-process targets).
-    pub fn from_stream(stream: impl ByteStream + 'static) -> Channel {
-        Channel {
-            inner: Inner::Stream(Box::pin(stream)),
-            subprotocol: None,
-            closed: None,
-            read_buf: vec![0; 16 * 1024],
-        }
-    }
-
     /// The subprotocol the server selected in the WebSocket handshake.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
-    }
-
-    /// Whether this is a WebSocket connection.
-    pub fn is_websocket(&self) -> bool {
-        matches!(self.inner, Inner::Ws(_))
-    }
-
-    /// How the connection ended, once it has.
-    pub fn closed(&self) -> Option<&Closed> {
-        self.closed.as_ref()
     }
 
     /// Sends bytes: a TCP write, or one binary WebSocket message.
