@@ -138,6 +138,17 @@ pub struct CaseResult {
     pub transcript_dropped: usize,
 }
 
+impl CaseResult {
+    /// Messages sent and received in this case (transcript entries that are not events).
+    pub fn exchanges(&self) -> usize {
+        use crate::run::transcript::Direction;
+        self.transcript
+            .iter()
+            .filter(|e| e.direction != Direction::Event)
+            .count()
+    }
+}
+
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
