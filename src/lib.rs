@@ -12,6 +12,7 @@ pub mod mqtt;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod seam;
 pub mod spec;
 pub mod target;
 pub mod transport;

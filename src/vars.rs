@@ -43,6 +43,11 @@ impl Vars {
         self.values.insert(name.into(), value.into());
     }
 
+    /// Every variable with its value, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.values.iter()
+    }
+
     /// The value bound to `name`, if any.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.get(name)

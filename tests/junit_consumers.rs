@@ -4,10 +4,19 @@
 use std::process::Command;
 use std::time::Duration;
 
-use wirecheck::run::transcript::{Direction, Entry};
+use wirecheck::run::transcript::{MessageData, Raw, Transcript};
 use wirecheck::run::verdict::{CaseResult, Failure, Verdict};
 
 fn result(id: &str, verdict: Verdict, text: &str) -> CaseResult {
+    let transcript = Transcript::new();
+    transcript.recorder("pub").received(
+        Some(MessageData {
+            data: serde_json::json!({ "text": text }),
+            summary: text.into(),
+        }),
+        Some(Raw::bounded(&[0, 1, 0x1b, 0xff])),
+        true,
+    );
     CaseResult {
         id: id.into(),
         title: "hostile transcript".into(),
@@ -26,14 +35,9 @@ fn result(id: &str, verdict: Verdict, text: &str) -> CaseResult {
         },
         checks_passed: 1,
         duration: Duration::from_millis(3),
-        transcript: vec![Entry {
-            at: Duration::from_millis(1),
-            actor: "pub".into(),
-            direction: Direction::Received,
-            text: text.into(),
-            raw: Some(vec![0, 1, 0x1b, 0xff]),
-        }],
+        transcript: transcript.entries().0,
         transcript_dropped: 0,
+        generated: Default::default(),
     }
 }
 

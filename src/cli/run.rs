@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{CliError, RunArgs, exit, load_selection};
-use crate::case::Protocol;
 use crate::report::{console, json, junit};
 use crate::run::engine::{RunOptions, new_run_id};
 use crate::run::scheduler::run_all;
@@ -48,6 +47,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         default_timeout: args.timeout,
         connect,
         run_id: new_run_id(),
+        ..RunOptions::default()
     };
     let style = console::Style::detect();
     eprintln!(
@@ -103,17 +103,13 @@ async fn preflight(
     cases: &[crate::case::Case],
     connect: &ConnectOptions,
 ) -> Result<(), CliError> {
-    let needs = |p: Protocol| cases.iter().any(|c| c.protocol == p);
     let mut endpoints = Vec::new();
-    if needs(Protocol::Mqtt)
-        && let Some(m) = &target.mqtt
-    {
-        endpoints.push(m.endpoint.clone());
-    }
-    if needs(Protocol::Xmpp)
-        && let Some(x) = &target.xmpp
-    {
-        endpoints.push(x.endpoint.clone());
+    for p in crate::run::registry::protocols() {
+        if cases.iter().any(|c| c.protocol.to_string() == p.name())
+            && let Some(ep) = p.endpoint(target)
+        {
+            endpoints.push(ep.clone());
+        }
     }
     for ep in endpoints {
         let addr = (ep.host.clone(), ep.port);

@@ -1,54 +1,64 @@
-//! An MQTT client connection for one actor: sends case packets, decodes the server's packets
-//! strictly (violations become failures), runs the `connect` macro and the polite disconnect.
+//! MQTT behind the engine's protocol interface: the strict codec as the link's codec, the case
+//! set-up (client ids), actor sessions (packet sends and expectations, the `connect` macro, the
+//! polite disconnect) and the cleanup that clears retained messages a case left.
 
+use std::any::Any;
 use std::collections::BTreeSet;
 
+use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::case::matching::match_value;
-use crate::case::model::{ConnectStep, ExpectStep, FromActor, SendStep};
+use crate::case::model::{ConnectStep, ExpectStep, SendStep};
 use crate::case::validate::parse_hex;
-use crate::mqtt::codec::{DecodeError, Decoded, Decoder, Direction, encode};
+use crate::case::{Case, Step};
+use crate::mqtt::codec::{DecodeError, Decoder, Direction, encode};
 use crate::mqtt::template::{normalize_pattern, packet_from_value};
-use crate::mqtt::{Packet, Version};
-use crate::run::actor::{Next, open_channel, send_failure, send_raw};
-use crate::run::transcript::Recorder;
-use crate::run::verdict::Failure;
-use crate::transport::{Channel, Closed, ConnectOptions, Endpoint, Received};
-use crate::vars::Vars;
+use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Version};
+use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
+use crate::seam::{
+    ActorSession, CaseState, ClosedBy, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv,
+    MessageData, Next, Protocol, Recv, StepCx, Wire,
+};
+use crate::target::Target;
+use crate::transport::Endpoint;
+use crate::vars::{Vars, scalar_text};
 use crate::violation::Violation;
 
 /// Largest packet accepted from a server.
 pub const MAX_PACKET: usize = 1 << 20;
 
-/// Statement a CONNACK as first packet verifies.
-const CONNACK_FIRST: &str = "MQTT-3.2.0-1";
-/// Statement: session present is 0 after a clean-session CONNECT.
-const CLEAN_SESSION_PRESENT: &str = "MQTT-3.2.2-1";
 /// Statement: the server selects the `mqtt` WebSocket subprotocol.
 const WS_SUBPROTOCOL: &str = "MQTT-6.0.0-4";
 /// Statement: MQTT rides in binary WebSocket frames.
 const WS_BINARY: &str = "MQTT-6.0.0-1";
+/// Statement: a packet that cannot be decoded is a protocol violation.
+const MALFORMED: &str = "MQTT-4.8.0-1";
 
-/// What a read produced.
-enum Read {
-    Packet(Box<Decoded>),
-    Malformed(Violation, Vec<u8>),
-    Closed(Closed),
-    Timeout,
+/// The statement that obliges the server to send a packet of `kind` in answer to the client's
+/// packet, in `version` (None: the kind is no answer, or the version's table is not filled yet).
+fn response_rule(kind: &str, version: Version) -> Option<&'static str> {
+    match version {
+        Version::V311 => match kind {
+            "connack" => Some("MQTT-3.2.0-1"),
+            "suback" => Some("MQTT-3.8.4-1"),
+            "unsuback" => Some("MQTT-3.10.4-4"),
+            "pingresp" => Some("MQTT-3.12.4-1"),
+            "puback" => Some("MQTT-4.3.2-2"),
+            "pubrec" | "pubcomp" => Some("MQTT-4.3.3-2"),
+            _ => None,
+        },
+        Version::V5 => None,
+    }
 }
 
-/// One actor's MQTT connection.
-pub struct MqttSession {
-    channel: Channel,
-    decoder: Decoder,
-    rec: Recorder,
-    client_id: String,
-    version: Version,
-    violations: Vec<Violation>,
-    retained: BTreeSet<String>,
-    broken: bool,
+/// Statement: session present is 0 after a clean-session CONNECT, by version.
+fn clean_session_present_rule(version: Version) -> Option<&'static str> {
+    match version {
+        Version::V311 => Some("MQTT-3.2.2-1"),
+        Version::V5 => None,
+    }
 }
 
 fn redact(mut v: Value) -> Value {
@@ -75,48 +85,292 @@ pub fn summarize(packet: &Packet) -> String {
     format!("{ty} {rest}")
 }
 
-impl MqttSession {
-    /// Opens the transport (offering subprotocol `mqtt` on WebSocket).
-    pub async fn open(
-        endpoint: &Endpoint,
-        opts: &ConnectOptions,
-        rec: Recorder,
-        client_id: String,
-    ) -> Result<MqttSession, Failure> {
-        let (channel, violations) =
-            open_channel(endpoint, opts, &rec, "mqtt", WS_SUBPROTOCOL).await?;
-        Ok(MqttSession {
-            channel,
-            decoder: Decoder::new(Version::V311, Direction::ServerToClient, MAX_PACKET),
-            rec,
-            client_id,
-            version: Version::V311,
-            violations,
-            retained: BTreeSet::new(),
+/// The packet's type as cases write it (`suback`).
+fn kind_name(p: &Packet) -> String {
+    p.kind().name().to_ascii_lowercase()
+}
+
+/// The MQTT strict codec as a link codec: client-to-server encoding, server-to-client decoding.
+pub struct MqttCodec {
+    version: Version,
+    decoder: Decoder,
+    broken: bool,
+}
+
+impl MqttCodec {
+    /// A codec for `version`.
+    pub fn new(version: Version) -> Self {
+        Self {
+            version,
+            decoder: Decoder::new(version, Direction::ServerToClient, MAX_PACKET),
             broken: false,
-        })
+        }
+    }
+}
+
+impl Codec for MqttCodec {
+    type Out = Packet;
+    type In = Packet;
+
+    fn describe(&self, packet: &Packet) -> (MessageData, bool) {
+        let data = redact(serde_json::to_value(packet).unwrap_or(Value::Null));
+        let secret = matches!(packet, Packet::Connect(c) if c.password.is_some());
+        (
+            MessageData {
+                data,
+                summary: summarize(packet),
+            },
+            secret,
+        )
     }
 
-    /// Topics this actor left a retained message on.
-    pub fn retained_topics(&self) -> Vec<String> {
-        self.retained.iter().cloned().collect()
+    fn message_from_data(&self, data: &Value) -> Result<Packet, String> {
+        packet_from_value(data)
     }
 
-    /// Violations seen since the last call.
-    pub fn take_violations(&mut self) -> Vec<Violation> {
-        std::mem::take(&mut self.violations)
+    fn encode(&self, packet: &Packet) -> Result<Wire, String> {
+        encode(packet, self.version)
+            .map(Wire::Bytes)
+            .map_err(|e| format!("{}: {e}", summarize(packet)))
     }
 
-    /// Drops the connection.
-    pub fn abort(&mut self) {
-        self.channel.abort();
+    fn feed(&mut self, incoming: Incoming) -> Vec<Violation> {
+        match incoming {
+            Incoming::Bytes(b) | Incoming::Binary(b) => {
+                self.decoder.push(&b);
+                Vec::new()
+            }
+            Incoming::Text(t) => {
+                self.decoder.push(t.as_bytes());
+                vec![Violation::new(
+                    WS_BINARY,
+                    "the server sent MQTT data in a WebSocket text frame",
+                )]
+            }
+        }
     }
 
-    async fn send_packet(&mut self, packet: &Packet) -> Result<(), Failure> {
-        let bytes = encode(packet, self.version)
-            .map_err(|e| Failure::infra(format!("cannot encode {}: {e}", summarize(packet))))?;
-        self.rec.sent(summarize(packet), None);
-        if let Packet::Publish(p) = packet
+    fn decode(&mut self) -> Option<Inbound<Packet>> {
+        if self.broken {
+            return None;
+        }
+        let bad = |v: Violation, raw: Vec<u8>| Inbound {
+            message: None,
+            data: MessageData {
+                data: json!({ "malformed": v.detail, "spec": v.spec }),
+                summary: format!("malformed packet: {v}"),
+            },
+            raw,
+            fatal: Some(format!("the packet boundaries are lost after: {v}")),
+            violations: vec![v],
+        };
+        match self.decoder.next() {
+            Ok(Some(d)) => Some(Inbound {
+                data: MessageData {
+                    data: redact(serde_json::to_value(&d.packet).unwrap_or(Value::Null)),
+                    summary: summarize(&d.packet),
+                },
+                message: Some(d.packet),
+                raw: d.raw,
+                violations: d.violations,
+                fatal: None,
+            }),
+            Ok(None) => None,
+            Err(DecodeError::Malformed { violation, raw }) => {
+                self.broken = true;
+                Some(bad(violation, raw))
+            }
+            Err(e) => {
+                self.broken = true;
+                Some(bad(Violation::new(MALFORMED, e.to_string()), Vec::new()))
+            }
+        }
+    }
+}
+
+/// MQTT as a protocol of the engine.
+pub struct MqttProtocol;
+
+#[async_trait]
+impl Protocol for MqttProtocol {
+    fn name(&self) -> &'static str {
+        "mqtt"
+    }
+
+    fn endpoint<'t>(&self, target: &'t Target) -> Option<&'t Endpoint> {
+        target.mqtt.as_ref().map(|t| &t.endpoint)
+    }
+
+    async fn prepare(
+        &self,
+        case: &Case,
+        target: &Target,
+        vars: &mut Vars,
+        tag: &str,
+    ) -> Result<Box<dyn CaseState>, Failure> {
+        let endpoint = self
+            .endpoint(target)
+            .cloned()
+            .ok_or_else(|| Failure::infra("target has no MQTT endpoint"))?;
+        let version = match &case.version {
+            Some(v) => v
+                .parse::<Version>()
+                .map_err(|e| Failure::infra(format!("version: {e}")))?,
+            None => Version::V311,
+        };
+        for (i, (name, doc)) in case.actors.iter().enumerate() {
+            let id = match &doc.client_id {
+                Some(id) => vars
+                    .interpolate(id)
+                    .map_err(|e| Failure::infra(format!("actor `{name}`: client_id: {e}")))?,
+                None => format!("wc{tag}{i:02}"),
+            };
+            vars.set(format!("{name}.client_id"), id);
+        }
+        Ok(Box::new(MqttCase {
+            endpoint,
+            version,
+            cleanup_id: format!("wc{tag}cl"),
+        }))
+    }
+}
+
+/// An MQTT case between set-up and cleanup.
+struct MqttCase {
+    endpoint: Endpoint,
+    version: Version,
+    cleanup_id: String,
+}
+
+#[async_trait]
+impl CaseState for MqttCase {
+    async fn open(
+        &mut self,
+        actor: &str,
+        env: &LinkEnv,
+        vars: &Vars,
+    ) -> Result<Box<dyn ActorSession>, Failure> {
+        let client_id = vars
+            .get(&format!("{actor}.client_id"))
+            .map(scalar_text)
+            .unwrap_or_default();
+        let link = Link::open(
+            &self.endpoint,
+            env,
+            actor,
+            "mqtt",
+            WS_SUBPROTOCOL,
+            MqttCodec::new(self.version),
+        )
+        .await?;
+        Ok(Box::new(MqttActor {
+            link,
+            client_id,
+            version: self.version,
+            retained: BTreeSet::new(),
+        }))
+    }
+
+    async fn cleanup(
+        &mut self,
+        sessions: Vec<Box<dyn ActorSession>>,
+        env: &LinkEnv,
+        deadline: Instant,
+    ) -> Vec<String> {
+        let mut retained = BTreeSet::new();
+        for s in sessions {
+            if let Ok(mut m) = s.into_any().downcast::<MqttActor>() {
+                m.link.abort();
+                retained.append(&mut m.retained);
+            }
+        }
+        if retained.is_empty() {
+            return Vec::new();
+        }
+        let topics: Vec<String> = retained.into_iter().collect();
+        match self.clear_retained(env, &topics, deadline).await {
+            Ok(()) => Vec::new(),
+            Err(f) => vec![format!(
+                "could not clear retained messages on {}: {}",
+                topics.join(", "),
+                f.message
+            )],
+        }
+    }
+}
+
+impl MqttCase {
+    /// Clears retained messages left on `topics` with a short-lived connection of its own,
+    /// tolerant of any unrelated packet the server sends meanwhile.
+    async fn clear_retained(
+        &self,
+        env: &LinkEnv,
+        topics: &[String],
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let link = Link::open(
+            &self.endpoint,
+            env,
+            "cleanup",
+            "mqtt",
+            WS_SUBPROTOCOL,
+            MqttCodec::new(self.version),
+        )
+        .await?;
+        let mut s = MqttActor {
+            link,
+            client_id: self.cleanup_id.clone(),
+            version: self.version,
+            retained: BTreeSet::new(),
+        };
+        let mut vars = Vars::new();
+        let step = ConnectStep {
+            actor: "cleanup".into(),
+            ..ConnectStep::default()
+        };
+        s.connect_macro(&step, &mut vars, deadline).await?;
+        for (i, topic) in topics.iter().enumerate() {
+            let id = (i % 60_000) as u16 + 1;
+            let clear = packet_from_value(&json!({
+                "type": "publish", "qos": 1, "retain": true, "topic": topic, "id": id, "payload": ""
+            }))
+            .map_err(Failure::infra)?;
+            s.link.send(clear, deadline).await?;
+            let want = json!({"type": "puback", "id": id});
+            loop {
+                match s.link.recv(deadline).await {
+                    Recv::Message(m) => {
+                        if let Some(p) = &m.message {
+                            let actual = serde_json::to_value(p).unwrap_or(Value::Null);
+                            if match_value(&want, &actual, &mut vars, false).is_ok() {
+                                break;
+                            }
+                        }
+                    }
+                    Recv::Ended(e) => {
+                        return Err(Failure::infra(format!("the connection ended: {e}")));
+                    }
+                    Recv::Timeout => {
+                        return Err(Failure::infra(format!("no PUBACK for {topic}")));
+                    }
+                }
+            }
+        }
+        s.disconnect(&[], deadline).await
+    }
+}
+
+/// One actor's MQTT connection.
+struct MqttActor {
+    link: Link<MqttCodec>,
+    client_id: String,
+    version: Version,
+    retained: BTreeSet<String>,
+}
+
+impl MqttActor {
+    async fn send_packet(&mut self, packet: Packet, deadline: Instant) -> Result<(), Failure> {
+        if let Packet::Publish(p) = &packet
             && p.retain
         {
             if p.payload.is_empty() {
@@ -125,124 +379,68 @@ impl MqttSession {
                 self.retained.insert(p.topic.clone());
             }
         }
-        self.channel
-            .send_bytes(&bytes)
-            .await
-            .map_err(|e| send_failure(&self.rec, e))
+        self.link.send(packet, deadline).await
     }
 
-    /// Sends one message of a `send` step.
-    pub async fn send(&mut self, step: &SendStep, vars: &Vars) -> Result<(), Failure> {
-        if let Some(p) = &step.packet {
-            let value = vars
-                .interpolate_value(p)
-                .map_err(|e| Failure::infra(format!("send: {e}")))?;
-            let packet = packet_from_value(&value)
-                .map_err(|e| Failure::infra(format!("send: field `packet`: {e}")))?;
-            return self.send_packet(&packet).await;
-        }
-        send_raw(&mut self.channel, &self.rec, step, vars)
-            .await
-            .unwrap_or_else(|| Err(Failure::infra("send: nothing to send")))
-    }
-
-    async fn read(&mut self, deadline: Instant) -> Read {
-        if self.broken {
-            return Read::Closed(Closed::Reset(
-                "stream unusable after a malformed packet".into(),
-            ));
-        }
-        loop {
-            match self.decoder.next() {
-                Ok(Some(d)) => {
-                    if d.violations.is_empty() {
-                        self.rec.received(summarize(&d.packet), None);
-                    } else {
-                        self.rec.received(summarize(&d.packet), Some(d.raw.clone()));
-                    }
-                    self.violations.extend(d.violations.iter().cloned());
-                    return Read::Packet(Box::new(d));
-                }
-                Ok(None) => {}
-                Err(DecodeError::Malformed { violation, raw }) => {
-                    self.broken = true;
-                    self.rec
-                        .received(format!("malformed packet: {violation}"), Some(raw.clone()));
-                    self.violations.push(violation.clone());
-                    return Read::Malformed(violation, raw);
-                }
-                Err(e) => {
-                    self.broken = true;
-                    let v = Violation::new("MQTT-4.8.0-1", e.to_string());
-                    self.rec.received(format!("undecodable: {e}"), None);
-                    self.violations.push(v.clone());
-                    return Read::Malformed(v, Vec::new());
-                }
-            }
-            let got = match tokio::time::timeout_at(deadline, self.channel.recv()).await {
-                Err(_) => return Read::Timeout,
-                Ok(r) => r,
-            };
-            match got {
-                Received::Bytes(b) | Received::Binary(b) => self.decoder.push(&b),
-                Received::Text(t) => {
-                    self.violations.push(Violation::new(
-                        WS_BINARY,
-                        "the server sent MQTT data in a WebSocket text frame",
-                    ));
-                    self.decoder.push(t.as_bytes());
-                }
-                Received::Closed(c) => {
-                    self.rec.event(c.to_string());
-                    return Read::Closed(c);
-                }
-            }
-        }
-    }
-
-    /// Reads whatever comes next.
-    pub async fn next(&mut self, deadline: Instant) -> Next {
-        match self.read(deadline).await {
-            Read::Packet(d) => Next::Message(summarize(&d.packet)),
-            Read::Malformed(v, _) => Next::Message(format!("malformed packet: {v}")),
-            Read::Closed(c) => Next::Closed(c),
-            Read::Timeout => Next::Timeout,
-        }
-    }
-
-    /// Reads the next packet and matches it against a pattern.
+    /// Reads the next packet of the pattern's type and matches it. Packets of other types that
+    /// the protocol does not order relative to it are held for later steps; a CONNACK is never
+    /// passed over, and nothing is passed over while a CONNACK is awaited.
     async fn expect_value(
         &mut self,
         pattern: &Value,
         exact: bool,
         vars: &mut Vars,
         deadline: Instant,
-        spec: &[String],
-    ) -> Result<Decoded, Failure> {
+    ) -> Result<Packet, Failure> {
         let waited = deadline.saturating_duration_since(Instant::now());
         let shown = redact(pattern.clone()).to_string();
-        match self.read(deadline).await {
-            Read::Packet(d) => {
-                let actual = serde_json::to_value(&d.packet)
-                    .map_err(|e| Failure::infra(format!("internal: {e}")))?;
-                match match_value(&normalize_pattern(pattern), &actual, vars, exact) {
-                    Ok(()) => Ok(*d),
-                    Err(m) => Err(Failure::check(spec.to_vec(), format!("packet differs {m}"))
-                        .with_diff(shown, summarize(&d.packet))),
+        let want = pattern
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_lowercase();
+        let rule: Vec<String> = response_rule(&want, self.version)
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        let passable = want != "connack";
+        let skip = |m: &Inbound<Packet>| {
+            passable
+                && m.message
+                    .as_ref()
+                    .is_some_and(|p| p.kind() != PacketType::Connack && kind_name(p) != want)
+        };
+        match self.link.recv_skipping(deadline, skip).await {
+            Recv::Message(m) => match m.message {
+                Some(p) if kind_name(&p) != want && !want.is_empty() => Err(Failure::check(
+                    rule,
+                    format!(
+                        "unexpected {} where a {} was expected",
+                        kind_name(&p).to_uppercase(),
+                        want.to_uppercase()
+                    ),
+                )
+                .with_diff(shown, summarize(&p))),
+                Some(p) => {
+                    let actual = serde_json::to_value(&p)
+                        .map_err(|e| Failure::infra(format!("internal: {e}")))?;
+                    match match_value(&normalize_pattern(pattern), &actual, vars, exact) {
+                        Ok(()) => Ok(p),
+                        Err(mm) => Err(Failure::check(Vec::new(), format!("packet differs {mm}"))
+                            .with_diff(shown, summarize(&p))),
+                    }
                 }
+                None => Err(Failure::check_only(
+                    rule,
+                    format!("expected a packet, got a malformed one: {}", m.data.summary),
+                )
+                .with_diff(shown, hex::encode(&m.raw))),
+            },
+            Recv::Ended(e) => {
+                Err(ended_failure(rule, "a packet", &e).with_diff(shown, e.to_string()))
             }
-            Read::Malformed(v, raw) => Err(Failure::check(
-                spec.to_vec(),
-                format!("expected a packet, got a malformed one: {v}"),
-            )
-            .with_diff(shown, hex::encode(raw))),
-            Read::Closed(c) => Err(Failure::check(
-                spec.to_vec(),
-                "expected a packet, but the connection ended",
-            )
-            .with_diff(shown, c.to_string())),
-            Read::Timeout => Err(Failure::check(
-                spec.to_vec(),
+            Recv::Timeout => Err(Failure::check(
+                rule,
                 format!(
                     "expected a packet within {:.1}s; nothing arrived",
                     waited.as_secs_f64()
@@ -252,50 +450,8 @@ impl MqttSession {
         }
     }
 
-    /// Runs an `expect` step.
-    pub async fn expect(
-        &mut self,
-        step: &ExpectStep,
-        vars: &mut Vars,
-        deadline: Instant,
-    ) -> Result<(), Failure> {
-        if let Some(p) = &step.packet {
-            return self
-                .expect_value(p, step.exact, vars, deadline, &step.spec)
-                .await
-                .map(|_| ());
-        }
-        if let Some(h) = &step.bytes {
-            let want = parse_hex(h).map_err(Failure::infra)?;
-            return match self.read(deadline).await {
-                Read::Packet(d) if d.raw == want => Ok(()),
-                Read::Packet(d) => Err(Failure::check(step.spec.clone(), "bytes differ")
-                    .with_diff(hex::encode(&want), hex::encode(&d.raw))),
-                Read::Malformed(_, raw) if raw == want => Ok(()),
-                Read::Malformed(v, raw) => Err(Failure::check(
-                    step.spec.clone(),
-                    format!("bytes differ (malformed: {v})"),
-                )
-                .with_diff(hex::encode(&want), hex::encode(raw))),
-                Read::Closed(c) => Err(Failure::check(
-                    step.spec.clone(),
-                    "expected bytes, but the connection ended",
-                )
-                .with_diff(hex::encode(&want), c.to_string())),
-                Read::Timeout => Err(Failure::check(
-                    step.spec.clone(),
-                    "expected bytes; nothing arrived",
-                )
-                .with_diff(hex::encode(&want), "nothing")),
-            };
-        }
-        Err(Failure::infra(
-            "expect: an MQTT expect needs `packet` or `bytes`",
-        ))
-    }
-
     /// The `connect` macro: CONNECT with the step's options, then the expected CONNACK.
-    pub async fn connect_macro(
+    async fn connect_macro(
         &mut self,
         step: &ConnectStep,
         vars: &mut Vars,
@@ -333,78 +489,139 @@ impl MqttSession {
         }
         let packet =
             packet_from_value(&fields).map_err(|e| Failure::infra(format!("connect: {e}")))?;
-        self.send_packet(&packet).await?;
-        let (pattern, spec) = match &step.expect {
-            Some(p) => (p.clone(), step.spec.clone()),
-            None => {
-                let mut spec = vec![CONNACK_FIRST.to_string()];
-                let mut p = json!({"type": "connack", "code": "accepted"});
-                if clean {
-                    p["session_present"] = json!(false);
-                    spec.push(CLEAN_SESSION_PRESENT.into());
-                }
-                if !step.spec.is_empty() {
-                    spec = step.spec.clone();
-                }
-                (p, spec)
-            }
+        self.send_packet(packet, deadline).await?;
+        let pattern = match &step.expect {
+            Some(p) => p.clone(),
+            None => json!({"type": "connack"}),
         };
-        self.expect_value(&pattern, false, vars, deadline, &spec)
-            .await
-            .map(|_| ())
-    }
-
-    /// DISCONNECT, then close; the server must not answer with anything.
-    pub async fn disconnect(&mut self, deadline: Instant) -> Result<(), Failure> {
-        self.send_packet(&disconnect_packet()).await?;
-        let _ = self.channel.close().await;
-        match self.read(deadline).await {
-            Read::Closed(_) | Read::Timeout => Ok(()),
-            Read::Packet(d) => Err(Failure::check(
-                vec!["MQTT-3.14.4-1".into()],
-                "after DISCONNECT the server sent another packet",
-            )
-            .with_actual(summarize(&d.packet))),
-            Read::Malformed(v, _) => Err(Failure::check(
-                vec![v.spec.clone()],
-                format!("after DISCONNECT the server sent a malformed packet: {v}"),
-            )),
+        let connack = self.expect_value(&pattern, false, vars, deadline).await?;
+        let Packet::Connack(c) = &connack else {
+            return Ok(());
+        };
+        if step.expect.is_some() {
+            return Ok(());
         }
-    }
-
-    /// Clears retained messages left on `topics` with a short-lived connection of its own.
-    pub async fn clear_retained(
-        endpoint: &Endpoint,
-        opts: &ConnectOptions,
-        rec: Recorder,
-        client_id: String,
-        topics: &[String],
-        deadline: Instant,
-    ) -> Result<(), Failure> {
-        let mut s = MqttSession::open(endpoint, opts, rec, client_id).await?;
-        let step = ConnectStep::from_actor("cleanup".into());
-        let mut vars = Vars::new();
-        s.connect_macro(&step, &mut vars, deadline).await?;
-        for (i, topic) in topics.iter().enumerate() {
-            let id = (i % 60_000) as u16 + 1;
-            let clear = packet_from_value(&json!({
-                "type": "publish", "qos": 1, "retain": true, "topic": topic, "id": id, "payload": ""
-            }))
-            .map_err(Failure::infra)?;
-            s.send_packet(&clear).await?;
-            s.expect_value(
-                &json!({"type": "puback", "id": id}),
-                false,
-                &mut vars,
-                deadline,
-                &[],
-            )
-            .await?;
+        match c.code {
+            ConnectReturnCode::Accepted => {}
+            ConnectReturnCode::BadUsernameOrPassword | ConnectReturnCode::NotAuthorized => {
+                return Err(Failure::infra(format!(
+                    "set-up: the server refused the connection ({}); give the target MQTT \
+                     credentials (profile `username`/`password_env`, or --user/--password-env)",
+                    summarize(&connack)
+                )));
+            }
+            _ => {
+                return Err(
+                    Failure::check(Vec::new(), "the server refused the connection")
+                        .with_diff("CONNACK accepted", summarize(&connack)),
+                );
+            }
         }
-        s.disconnect(deadline).await
+        if clean && c.session_present {
+            return Err(Failure::check_only(
+                clean_session_present_rule(self.version)
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect(),
+                "the CONNACK to a clean-session CONNECT has session present set",
+            )
+            .with_actual(summarize(&connack)));
+        }
+        Ok(())
     }
 }
 
-fn disconnect_packet() -> Packet {
-    Packet::Disconnect {}
+/// The failure for a link that ended while `what` was awaited: when wirecheck ended it because
+/// the server broke a rule, that rule is what failed.
+fn ended_failure(rule: Vec<String>, what: &str, e: &Ended) -> Failure {
+    match (&e.by, &e.spec) {
+        (ClosedBy::Wirecheck, Some(s)) => Failure::check_only(
+            vec![s.clone()],
+            format!("expected {what}, but the server broke a rule and wirecheck closed: {e}"),
+        ),
+        _ => Failure::check(
+            rule,
+            format!("expected {what}, but the connection ended: {e}"),
+        ),
+    }
+}
+
+#[async_trait]
+impl ActorSession for MqttActor {
+    async fn run_macro(&mut self, step: &Step, cx: &mut StepCx<'_>) -> Result<(), Failure> {
+        match step {
+            Step::Connect(c) => self.connect_macro(&c.0, cx.vars, cx.deadline).await,
+            other => Err(not_a_macro_of("MQTT", other)),
+        }
+    }
+
+    async fn send(&mut self, step: &SendStep, cx: &mut StepCx<'_>) -> Result<(), Failure> {
+        if let Some(p) = &step.packet {
+            let value = cx
+                .vars
+                .interpolate_value(p)
+                .map_err(|e| Failure::infra(format!("send: {e}")))?;
+            let packet = packet_from_value(&value)
+                .map_err(|e| Failure::infra(format!("send: field `packet`: {e}")))?;
+            return self.send_packet(packet, cx.deadline).await;
+        }
+        match raw_form(step, cx.vars) {
+            Some(raw) => self.link.send_raw(raw?, cx.deadline).await,
+            None => Err(Failure::infra("send: nothing to send")),
+        }
+    }
+
+    async fn expect(&mut self, step: &ExpectStep, cx: &mut StepCx<'_>) -> Result<(), Failure> {
+        if let Some(p) = &step.packet {
+            return self
+                .expect_value(p, step.exact, cx.vars, cx.deadline)
+                .await
+                .map(|_| ());
+        }
+        if let Some(h) = &step.bytes {
+            let want = parse_hex(h).map_err(Failure::infra)?;
+            return match self.link.recv(cx.deadline).await {
+                Recv::Message(m) if m.raw == want => Ok(()),
+                Recv::Message(m) => Err(Failure::check(Vec::new(), "bytes differ")
+                    .with_diff(hex::encode(&want), hex::encode(&m.raw))),
+                Recv::Ended(e) => Err(ended_failure(Vec::new(), "bytes", &e)
+                    .with_diff(hex::encode(&want), e.to_string())),
+                Recv::Timeout => Err(
+                    Failure::check(Vec::new(), "expected bytes; nothing arrived")
+                        .with_diff(hex::encode(&want), "nothing"),
+                ),
+            };
+        }
+        Err(Failure::infra(
+            "expect: an MQTT expect needs `packet` or `bytes`",
+        ))
+    }
+
+    async fn disconnect(&mut self, _spec: &[String], deadline: Instant) -> Result<(), Failure> {
+        self.send_packet(Packet::Disconnect {}, deadline).await?;
+        self.link.close(deadline).await;
+        // The server may still deliver what was in flight; only the end of the connection counts.
+        loop {
+            match self.link.recv(deadline).await {
+                Recv::Message(_) => continue,
+                Recv::Ended(_) | Recv::Timeout => return Ok(()),
+            }
+        }
+    }
+
+    async fn next(&mut self, deadline: Instant) -> Next {
+        next_of(self.link.recv(deadline).await)
+    }
+
+    fn take_violations(&mut self) -> Vec<Violation> {
+        self.link.take_violations()
+    }
+
+    fn abort(&mut self) {
+        self.link.abort();
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
 }

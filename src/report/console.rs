@@ -77,6 +77,12 @@ impl Progress {
                 r.id,
                 r.reason.as_deref().unwrap_or("")
             )),
+            Verdict::Xpass => Some(format!(
+                "{} {} ({})",
+                self.style.paint("33;1", "XPASS"),
+                r.id,
+                r.reason.as_deref().unwrap_or("")
+            )),
         };
         match &self.bar {
             Some(b) => {

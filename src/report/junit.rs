@@ -20,7 +20,7 @@ pub fn build(run_name: &str, results: &[CaseResult]) -> Report {
         let mut suite = TestSuite::new(group.clone());
         for r in results.iter().filter(|r| r.group == group) {
             let status = match r.verdict {
-                Verdict::Pass => TestCaseStatus::success(),
+                Verdict::Pass | Verdict::Xpass => TestCaseStatus::success(),
                 Verdict::Fail | Verdict::Error => {
                     let kind = if r.verdict == Verdict::Fail {
                         NonSuccessKind::Failure

@@ -1,33 +1,52 @@
-//! Runs one case: opens actor connections on first use, executes steps in order under
-//! deadlines, collects failures and always-on violations, then cleans up.
+//! Runs one case: asks the case's protocol to prepare it, opens actor sessions on first use,
+//! executes steps in order under deadlines, collects failures and always-on violations, has the
+//! protocol clean up, and hands the failures to the verdict.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::case::model::{ExpectCloseStep, Step};
-use crate::case::{Case, CaseStep, Protocol};
-use crate::mqtt::session::MqttSession;
-use crate::run::actor::{Next, Session};
-use crate::run::transcript::{Recorder, Transcript, render};
-use crate::run::verdict::{CaseResult, Failure, FailureKind, Verdict};
-use crate::target::{Lease, Target};
-use crate::transport::{Closed, ConnectOptions};
-use crate::vars::Vars;
-use crate::xmpp::session::{XmppIdentity, XmppSession};
+use crate::case::model::ExpectCloseStep;
+use crate::case::{Case, CaseStep, Step};
+use crate::run::registry;
+use crate::run::verdict::{CaseResult, Failure, FailureKind, Verdict, judge};
+use crate::seam::transcript::{CloseHow, ClosedBy, Transcript};
+use crate::seam::{ActorSession, CaseState, Ended, LinkEnv, Next, SendHook, StepCx};
+use crate::target::Target;
+use crate::transport::ConnectOptions;
+use crate::vars::{Vars, scalar_text};
 
 /// Settings shared by every case of a run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Cases run at once.
     pub jobs: usize,
     /// Deadline of a wait when neither step nor case sets one.
     pub default_timeout: Duration,
+    /// When set (`--timeout` given), the deadline of every wait, over the case's `timeout:`;
+    /// a step's own `timeout:` still wins.
+    pub timeout_override: Option<Duration>,
     /// TLS and connect settings.
     pub connect: ConnectOptions,
     /// Short random id of this run (isolation on shared servers).
     pub run_id: String,
+    /// Sees, and may replace, every message before it is sent (the fuzzer's way in).
+    pub hook: Option<Arc<dyn SendHook>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("jobs", &self.jobs)
+            .field("default_timeout", &self.default_timeout)
+            .field("timeout_override", &self.timeout_override)
+            .field("connect", &self.connect)
+            .field("run_id", &self.run_id)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
 }
 
 impl Default for RunOptions {
@@ -35,8 +54,10 @@ impl Default for RunOptions {
         Self {
             jobs: 1,
             default_timeout: Duration::from_secs(5),
+            timeout_override: None,
             connect: ConnectOptions::default(),
             run_id: new_run_id(),
+            hook: None,
         }
     }
 }
@@ -61,22 +82,29 @@ fn case_hash(id: &str) -> String {
     format!("{h:08x}")
 }
 
+/// A topic-safe, broker-neutral form of a case id for `{ns}`: letters, digits and `-` only
+/// (some brokers rewrite `.` in topic names).
+fn ns_segment(id: &str) -> String {
+    id.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
 struct CaseRun<'a> {
     case: &'a Case,
-    target: &'a Target,
     opts: &'a RunOptions,
     transcript: Transcript,
+    env: LinkEnv,
     vars: Vars,
-    sessions: BTreeMap<String, Session>,
-    identities: BTreeMap<String, XmppIdentity>,
+    state: Option<Box<dyn CaseState>>,
+    sessions: BTreeMap<String, Box<dyn ActorSession>>,
     failures: Vec<Failure>,
     checks_passed: usize,
 }
 
-/// Runs `case` against `target` and returns its verdict, failures and transcript.
-pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseResult {
-    let started = std::time::Instant::now();
-    let mut result = CaseResult {
+/// An empty result for `case` (verdict pass, nothing recorded yet).
+pub fn blank_result(case: &Case) -> CaseResult {
+    CaseResult {
         id: case.id.clone(),
         title: case.title.clone(),
         group: case.group(),
@@ -89,191 +117,133 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
         duration: Duration::ZERO,
         transcript: Vec::new(),
         transcript_dropped: 0,
+        generated: BTreeMap::new(),
+    }
+}
+
+/// Runs `case` against `target` and returns its verdict, failures and transcript.
+pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseResult {
+    let started = std::time::Instant::now();
+    let mut result = blank_result(case);
+    let protocol_name = case.protocol.to_string();
+    let Some(protocol) = registry::find(&protocol_name) else {
+        result.verdict = Verdict::Error;
+        result.failures.push(Failure::infra(format!(
+            "wirecheck has no protocol `{protocol_name}`"
+        )));
+        return result;
     };
-    if !target.speaks(case.protocol) {
+    if protocol.endpoint(target).is_none() {
         result.verdict = Verdict::Skip;
         result.reason = Some(format!(
-            "target {} does not speak {}",
-            target.name, case.protocol
+            "target {} does not speak {protocol_name}",
+            target.name
         ));
         return result;
     }
     let transcript = Transcript::new();
     let mut run = CaseRun {
         case,
-        target,
         opts,
+        env: LinkEnv {
+            transcript: transcript.clone(),
+            case_id: case.id.clone(),
+            hook: opts.hook.clone(),
+            connect: opts.connect.clone(),
+        },
         transcript: transcript.clone(),
         vars: Vars::new(),
+        state: None,
         sessions: BTreeMap::new(),
-        identities: BTreeMap::new(),
         failures: Vec::new(),
         checks_passed: 0,
     };
     // A hard bound on the whole case, whatever the steps say: no case can hang a run.
-    let per_wait = case.timeout.unwrap_or(opts.default_timeout);
+    let per_wait = run.case_wait();
     let bound = per_wait * (case.steps.len() as u32 * 3 + 4) + Duration::from_secs(30);
-    let lease = match run.prepare().await {
-        Ok(lease) => lease,
-        Err(f) => {
-            run.failures.push(f);
-            None
-        }
-    };
+    let tag = format!("{}{}", opts.run_id, case_hash(&case.id));
+    run.vars.set("run", opts.run_id.as_str());
+    run.vars.set("case", case.id.as_str());
+    run.vars.set(
+        "ns",
+        format!("wirecheck/{}/{}", opts.run_id, ns_segment(&case.id)),
+    );
+    match protocol.prepare(case, target, &mut run.vars, &tag).await {
+        Ok(state) => run.state = Some(state),
+        Err(f) => run.failures.push(f),
+    }
     if run.failures.is_empty() && tokio::time::timeout(bound, run.steps()).await.is_err() {
         run.failures.push(Failure::infra(format!(
             "case did not finish within its overall bound of {}s",
             bound.as_secs()
         )));
     }
+    transcript.set_step(None);
     // Cleanup talks to the server too, so it gets a bound of its own.
     let cleanup_bound = per_wait * 2 + Duration::from_secs(5);
-    let cleaned = tokio::time::timeout(cleanup_bound, run.cleanup()).await;
-    if cleaned.is_err() {
-        transcript.push(
-            "cleanup",
-            crate::run::transcript::Direction::Event,
-            format!("cleanup did not finish within {}s", cleanup_bound.as_secs()),
-            None,
-        );
+    let notes = tokio::time::timeout(cleanup_bound, run.cleanup(per_wait)).await;
+    let rec = transcript.recorder("cleanup");
+    match notes {
+        Ok(notes) => notes.into_iter().for_each(|n| rec.note(n)),
+        Err(_) => rec.note(format!(
+            "cleanup did not finish within {}s",
+            cleanup_bound.as_secs()
+        )),
     }
-    drop(lease);
+    // Dropping the state returns leased accounts, only now that the server is done with them.
+    run.state = None;
     let (entries, dropped) = transcript.entries();
     result.transcript = entries;
     result.transcript_dropped = dropped;
     result.checks_passed = run.checks_passed;
+    result.generated = run.generated();
     result.failures = run.failures;
     result.duration = started.elapsed();
-    result.verdict = if result.failures.iter().any(|f| f.kind == FailureKind::Infra) {
-        Verdict::Error
-    } else if !result.failures.is_empty() {
-        let per_failure: Vec<Vec<String>> =
-            result.failures.iter().map(|f| f.spec.clone()).collect();
-        match target.covering_deviations(case, &per_failure) {
-            Some(reasons) => {
-                result.reason = Some(reasons.join("; "));
-                Verdict::Xfail
-            }
-            None => Verdict::Fail,
-        }
-    } else {
-        if let Some(d) = target.deviation_for(case, &case.spec)
-            && d.case.is_some()
-        {
-            result.reason = Some(format!(
-                "declared deviation no longer observed: {}",
-                d.reason
-            ));
-        }
-        Verdict::Pass
-    };
+    let (verdict, reason) = judge(case, target, &result.failures);
+    result.verdict = verdict;
+    result.reason = reason;
     result
 }
 
 impl CaseRun<'_> {
-    /// Defines variables and leases accounts.
-    async fn prepare(&mut self) -> Result<Option<Lease>, Failure> {
-        let case = self.case;
-        let hash = case_hash(&case.id);
-        let run_id = &self.opts.run_id;
-        self.vars.set("run", run_id.as_str());
-        self.vars.set("case", case.id.as_str());
+    /// The deadline of a wait whose step sets none.
+    fn case_wait(&self) -> Duration {
+        self.opts
+            .timeout_override
+            .or(self.case.timeout)
+            .unwrap_or(self.opts.default_timeout)
+    }
+
+    fn deadline(&self, step_timeout: Option<Duration>) -> Instant {
+        Instant::now() + step_timeout.unwrap_or_else(|| self.case_wait())
+    }
+
+    /// Every variable's value as text: run id, `{ns}`, client ids, JIDs, captures.
+    fn generated(&self) -> BTreeMap<String, String> {
         self.vars
-            .set("ns", format!("wirecheck/{run_id}/{}", case.id));
-        let names: Vec<&String> = case.actors.keys().collect();
-        match case.protocol {
-            Protocol::Mqtt => {
-                for (i, name) in names.iter().enumerate() {
-                    let doc = &case.actors[*name];
-                    let id = match &doc.client_id {
-                        Some(id) => self.vars.interpolate(id).map_err(|e| {
-                            Failure::infra(format!("actor `{name}`: client_id: {e}"))
-                        })?,
-                        None => format!("wc{run_id}{hash}{i:02}"),
-                    };
-                    self.vars.set(format!("{name}.client_id"), id);
-                }
-                Ok(None)
-            }
-            Protocol::Xmpp => {
-                let Some(x) = &self.target.xmpp else {
-                    return Ok(None);
-                };
-                self.vars.set("domain", x.domain.as_str());
-                let lease = x
-                    .pool
-                    .lease(names.len(), Duration::from_secs(120))
-                    .await
-                    .map_err(|e| Failure::infra(format!("account pool: {e}")))?;
-                for (i, (name, account)) in names.iter().zip(&lease.accounts).enumerate() {
-                    let doc = &case.actors[*name];
-                    let resource = doc
-                        .resource
-                        .clone()
-                        .unwrap_or_else(|| format!("wc-{run_id}-{hash}-{i}"));
-                    let jid = format!("{}@{}", account.user, x.domain);
-                    self.vars.set(format!("{name}.user"), account.user.as_str());
-                    self.vars.set(format!("{name}.jid"), jid.as_str());
-                    self.vars.set(format!("{name}.resource"), resource.as_str());
-                    self.identities.insert(
-                        (*name).clone(),
-                        XmppIdentity {
-                            user: account.user.clone(),
-                            password: account.password.clone(),
-                            domain: x.domain.clone(),
-                            resource,
-                        },
-                    );
-                }
-                Ok(Some(lease))
-            }
-        }
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar_text(v)))
+            .collect()
     }
 
     async fn steps(&mut self) {
-        for cs in &self.case.steps {
+        for (index, cs) in self.case.steps.iter().enumerate() {
+            self.transcript.set_step(Some(index));
             let outcome = self.step(cs).await;
-            let violations: Vec<_> = self
-                .sessions
-                .iter_mut()
-                .flat_map(|(name, s)| {
-                    s.take_violations()
-                        .into_iter()
-                        .map(move |v| (name.clone(), v))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            let mut violations = Vec::new();
+            for (name, s) in self.sessions.iter_mut() {
+                violations.extend(s.take_violations().into_iter().map(|v| (name.clone(), v)));
+            }
             for (actor, v) in violations {
-                self.transcript.push(
-                    &actor,
-                    crate::run::transcript::Direction::Event,
-                    format!("violation {v}"),
-                    None,
-                );
-                let mut f = Failure::check(vec![v.spec.clone()], v.detail.clone());
+                let mut f = Failure::violation(&v);
                 f.location = Some(cs.loc.clone());
                 f.actor = Some(actor);
                 self.failures.push(f);
             }
             match outcome {
                 Ok(checks) => self.checks_passed += checks,
-                Err(mut f) => {
-                    if f.location.is_none() {
-                        f.location = Some(cs.loc.clone());
-                    }
-                    if f.actor.is_none() {
-                        f.actor = cs.step.actor().map(str::to_string);
-                    }
-                    let spec = if cs.step.spec().is_empty() {
-                        &self.case.spec
-                    } else {
-                        cs.step.spec()
-                    };
-                    let f = if f.kind == FailureKind::Check {
-                        f.or_spec(spec)
-                    } else {
-                        f
-                    };
+                Err(f) => {
+                    let f = self.locate(f, cs);
                     self.failures.push(f);
                     return;
                 }
@@ -281,67 +251,58 @@ impl CaseRun<'_> {
         }
     }
 
-    fn deadline(&self, step_timeout: Option<Duration>) -> Instant {
-        let d = step_timeout
-            .or(self.case.timeout)
-            .unwrap_or(self.opts.default_timeout);
-        Instant::now() + d
-    }
-
-    fn recorder(&self, actor: &str) -> Recorder {
-        self.transcript.recorder(actor)
+    /// Places a step failure in the case file and names the statements it breaks: the step's
+    /// own `spec:`, else what the check itself named, else the case's statements.
+    fn locate(&self, mut f: Failure, cs: &CaseStep) -> Failure {
+        if f.location.is_none() {
+            f.location = Some(cs.loc.clone());
+        }
+        if f.actor.is_none() {
+            f.actor = cs.step.actor().map(str::to_string);
+        }
+        if f.kind == FailureKind::Expectation {
+            if !cs.step.spec().is_empty() {
+                f.spec = cs.step.spec().to_vec();
+            } else {
+                f = f.or_spec(&self.case.spec);
+            }
+        }
+        f
     }
 
     /// Opens the actor's connection if it is not open yet.
-    async fn session(&mut self, actor: &str) -> Result<&mut Session, Failure> {
+    async fn session(&mut self, actor: &str) -> Result<&mut Box<dyn ActorSession>, Failure> {
         if !self.sessions.contains_key(actor) {
-            let rec = self.recorder(actor);
-            let session = match self.case.protocol {
-                Protocol::Mqtt => {
-                    let t = self
-                        .target
-                        .mqtt
-                        .as_ref()
-                        .ok_or_else(|| Failure::infra("target has no MQTT endpoint"))?;
-                    let client_id = self
-                        .vars
-                        .get(&format!("{actor}.client_id"))
-                        .map(crate::vars::scalar_text)
-                        .unwrap_or_default();
-                    Session::Mqtt(Box::new(
-                        MqttSession::open(&t.endpoint, &self.opts.connect, rec, client_id).await?,
-                    ))
-                }
-                Protocol::Xmpp => {
-                    let t = self
-                        .target
-                        .xmpp
-                        .as_ref()
-                        .ok_or_else(|| Failure::infra("target has no XMPP endpoint"))?;
-                    let identity = self
-                        .identities
-                        .get(actor)
-                        .cloned()
-                        .ok_or_else(|| Failure::infra(format!("no account for `{actor}`")))?;
-                    Session::Xmpp(Box::new(
-                        XmppSession::open(&t.endpoint, &self.opts.connect, rec, identity).await?,
-                    ))
-                }
-            };
-            self.sessions.insert(actor.to_string(), session);
+            let state = self
+                .state
+                .as_mut()
+                .ok_or_else(|| Failure::infra("the case was not prepared"))?;
+            let s = state.open(actor, &self.env, &self.vars).await?;
+            self.sessions.insert(actor.to_string(), s);
         }
         self.sessions
             .get_mut(actor)
             .ok_or_else(|| Failure::infra("session vanished"))
     }
 
-    /// The actor's open session together with the case variables (disjoint borrows).
-    fn session_and_vars(&mut self, actor: &str) -> Result<(&mut Session, &mut Vars), Failure> {
+    /// The actor's session (opened if needed) with a step context (disjoint borrows).
+    async fn session_cx(
+        &mut self,
+        actor: &str,
+        deadline: Instant,
+    ) -> Result<(&mut Box<dyn ActorSession>, StepCx<'_>), Failure> {
+        self.session(actor).await?;
         let s = self
             .sessions
             .get_mut(actor)
             .ok_or_else(|| Failure::infra("session vanished"))?;
-        Ok((s, &mut self.vars))
+        Ok((
+            s,
+            StepCx {
+                vars: &mut self.vars,
+                deadline,
+            },
+        ))
     }
 
     /// Runs one step; Ok(number of checks that held).
@@ -351,60 +312,48 @@ impl CaseRun<'_> {
                 tokio::time::sleep(d.0).await;
                 Ok(0)
             }
-            Step::Connect(c) => {
-                let deadline = self.deadline(c.0.timeout.map(|t| t.0));
-                self.session(&c.0.actor).await?;
-                let (s, vars) = self.session_and_vars(&c.0.actor)?;
-                s.connect(&c.0, vars, deadline).await.map(|_| 1)
+            step @ (Step::Connect(_) | Step::Login(_)) => {
+                let timeout = match step {
+                    Step::Connect(c) => c.0.timeout,
+                    Step::Login(l) => l.0.timeout,
+                    _ => None,
+                };
+                let actor = step.actor().unwrap_or_default().to_string();
+                let deadline = self.deadline(timeout.map(|t| t.0));
+                let (s, mut cx) = self.session_cx(&actor, deadline).await?;
+                s.run_macro(step, &mut cx).await.map(|_| 1)
             }
-            Step::Login(l) => {
-                let deadline = self.deadline(l.0.timeout.map(|t| t.0));
-                self.session(&l.0.actor).await?;
-                let (s, vars) = self.session_and_vars(&l.0.actor)?;
-                s.login(&l.0, vars, deadline).await.map(|_| 1)
-            }
-            Step::Send(s) => {
+            Step::Send(send) => {
                 // A server that stops reading must not stall the run: sends have a deadline too.
-                let wait = self.case.timeout.unwrap_or(self.opts.default_timeout);
-                self.session(&s.actor).await?;
-                let (session, vars) = self.session_and_vars(&s.actor)?;
-                match tokio::time::timeout(wait, session.send(s, vars)).await {
-                    Ok(r) => r.map(|_| 0),
-                    Err(_) => Err(Failure::check(
-                        Vec::new(),
-                        format!(
-                            "could not send within {:.1}s: the server does not read",
-                            wait.as_secs_f64()
-                        ),
-                    )),
-                }
+                let deadline = self.deadline(None);
+                let (s, mut cx) = self.session_cx(&send.actor, deadline).await?;
+                s.send(send, &mut cx).await.map(|_| 0)
             }
             Step::Expect(e) => {
                 let deadline = self.deadline(e.timeout.map(|t| t.0));
-                self.session(&e.actor).await?;
-                let (s, vars) = self.session_and_vars(&e.actor)?;
-                s.expect(e, vars, deadline).await.map(|_| 1)
+                let (s, mut cx) = self.session_cx(&e.actor, deadline).await?;
+                s.expect(e, &mut cx).await.map(|_| 1)
             }
             Step::ExpectNone(n) => {
                 let deadline = Instant::now() + n.duration.0;
                 match self.session(&n.actor).await?.next(deadline).await {
                     Next::Timeout => Ok(1),
                     Next::Message(m) => Err(Failure::check(
-                        n.spec.clone(),
+                        Vec::new(),
                         format!(
                             "expected nothing for {:?}, but a message arrived",
                             n.duration.0
                         ),
                     )
                     .with_actual(m)),
-                    Next::Closed(c) => Err(Failure::check(
-                        n.spec.clone(),
+                    Next::Ended(e) => Err(Failure::check(
+                        Vec::new(),
                         format!(
                             "expected nothing for {:?}, but the connection ended",
                             n.duration.0
                         ),
                     )
-                    .with_actual(c.to_string())),
+                    .with_actual(e.to_string())),
                 }
             }
             Step::ExpectClose(c) => self.expect_close(c, true).await,
@@ -413,7 +362,7 @@ impl CaseRun<'_> {
                 let deadline = self.deadline(d.0.timeout.map(|t| t.0));
                 self.session(&d.0.actor)
                     .await?
-                    .disconnect(deadline)
+                    .disconnect(&d.0.spec, deadline)
                     .await
                     .map(|_| 1)
             }
@@ -428,29 +377,38 @@ impl CaseRun<'_> {
         let deadline = self.deadline(c.timeout.map(|t| t.0));
         let wait = deadline.saturating_duration_since(Instant::now());
         match self.session(&c.actor).await?.next(deadline).await {
-            Next::Closed(closed) => {
+            Next::Ended(Ended {
+                by: ClosedBy::Peer,
+                how,
+                ..
+            }) => {
                 if let (true, Some(want)) = (with_code, c.code) {
-                    let got = match &closed {
-                        Closed::WsClose { code, .. } => *code,
+                    let got = match &how {
+                        CloseHow::WsClose { code, .. } => *code,
                         _ => None,
                     };
                     if got != Some(want) {
                         return Err(Failure::check(
-                            c.spec.clone(),
+                            Vec::new(),
                             format!("the server closed, but not with WebSocket close code {want}"),
                         )
-                        .with_diff(format!("close code {want}"), closed.to_string()));
+                        .with_diff(format!("close code {want}"), how.to_string()));
                     }
                 }
                 Ok(1)
             }
+            // wirecheck ended the connection itself: the server did not close it.
+            Next::Ended(e) => Err(Failure::check_only(
+                e.spec.clone().into_iter().collect(),
+                format!("expected the server to close the connection, but wirecheck ended it: {e}"),
+            )),
             Next::Message(m) => Err(Failure::check(
-                c.spec.clone(),
+                Vec::new(),
                 "expected the server to close the connection, but a message arrived",
             )
             .with_actual(m)),
             Next::Timeout => Err(Failure::check(
-                c.spec.clone(),
+                Vec::new(),
                 format!(
                     "expected the server to close the connection within {:.1}s; it stayed open",
                     wait.as_secs_f64()
@@ -459,44 +417,22 @@ impl CaseRun<'_> {
         }
     }
 
-    /// Closes every connection and undoes what the case left on the server.
-    async fn cleanup(&mut self) {
-        let mut retained = Vec::new();
-        for (_, s) in self.sessions.iter_mut() {
-            if let Session::Mqtt(m) = s {
-                retained.extend(m.retained_topics());
+    /// Hands every session to the protocol, which closes them and undoes what the case left.
+    async fn cleanup(&mut self, per_wait: Duration) -> Vec<String> {
+        let sessions: Vec<Box<dyn ActorSession>> =
+            std::mem::take(&mut self.sessions).into_values().collect();
+        match self.state.as_mut() {
+            Some(state) => {
+                state
+                    .cleanup(sessions, &self.env, Instant::now() + per_wait)
+                    .await
             }
-            s.abort();
-        }
-        self.sessions.clear();
-        if !retained.is_empty()
-            && let Some(t) = &self.target.mqtt
-        {
-            let rec = self.recorder("cleanup");
-            let id = format!("wc{}{}cl", self.opts.run_id, case_hash(&self.case.id));
-            let deadline = Instant::now() + self.opts.default_timeout;
-            if let Err(e) = MqttSession::clear_retained(
-                &t.endpoint,
-                &self.opts.connect,
-                rec,
-                id,
-                &retained,
-                deadline,
-            )
-            .await
-            {
-                self.transcript.push(
-                    "cleanup",
-                    crate::run::transcript::Direction::Event,
-                    format!("could not clear retained messages: {}", e.message),
-                    None,
-                );
-            }
+            None => Vec::new(),
         }
     }
 }
 
 /// Renders a result's transcript as text (for JUnit system-out and the console).
 pub fn transcript_text(result: &CaseResult) -> String {
-    render(&result.transcript, result.transcript_dropped)
+    crate::seam::transcript::render(&result.transcript, result.transcript_dropped)
 }

@@ -1,12 +1,13 @@
-//! Running cases: plan (filters, partitions), the per-case engine, the scheduler, transcripts
-//! and verdicts. Knows steps, actors and time, not packets.
+//! Running cases: plan (filters, partitions), the per-case engine, the scheduler, verdicts and
+//! the protocol registry. Knows steps, actors and time, not packets.
 
-pub mod actor;
 pub mod engine;
 pub mod plan;
+pub mod registry;
 pub mod scheduler;
-pub mod transcript;
 pub mod verdict;
 
+/// The typed transcript (defined in the seam both protocols and the engine share).
+pub use crate::seam::transcript;
 pub use engine::{RunOptions, run_case};
-pub use verdict::{CaseResult, Failure, Totals, Verdict};
+pub use verdict::{CaseResult, Failure, FailureKind, Totals, Verdict};

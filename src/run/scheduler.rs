@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::case::Case;
-use crate::run::engine::{RunOptions, run_case};
+use crate::run::engine::{RunOptions, blank_result, run_case};
 use crate::run::verdict::{CaseResult, Failure, Verdict};
 use crate::target::Target;
 
@@ -20,15 +20,9 @@ pub async fn run_all(
     let permits = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let on_done = Arc::new(on_done);
     let mut handles = Vec::with_capacity(cases.len());
-    let mut identities = Vec::with_capacity(cases.len());
+    let mut blanks = Vec::with_capacity(cases.len());
     for case in cases {
-        identities.push((
-            case.id.clone(),
-            case.title.clone(),
-            case.group(),
-            case.path.display().to_string(),
-            case.spec.clone(),
-        ));
+        blanks.push(blank_result(&case));
         let permits = permits.clone();
         let target = target.clone();
         let opts = opts.clone();
@@ -41,29 +35,17 @@ pub async fn run_all(
         }));
     }
     let mut results = Vec::with_capacity(handles.len());
-    for (h, (id, title, group, path, spec)) in handles.into_iter().zip(identities) {
+    for (h, mut blank) in handles.into_iter().zip(blanks) {
         match h.await {
             Ok(r) => results.push(r),
             Err(e) => {
                 // A panic inside a case is a wirecheck bug: the case is an error, the run goes on.
-                let r = CaseResult {
-                    id,
-                    title,
-                    group,
-                    path,
-                    spec,
-                    verdict: Verdict::Error,
-                    reason: None,
-                    failures: vec![Failure::infra(format!(
-                        "wirecheck bug: the case task failed: {e}"
-                    ))],
-                    checks_passed: 0,
-                    duration: std::time::Duration::ZERO,
-                    transcript: Vec::new(),
-                    transcript_dropped: 0,
-                };
-                on_done(&r);
-                results.push(r);
+                blank.verdict = Verdict::Error;
+                blank.failures = vec![Failure::infra(format!(
+                    "wirecheck bug: the case task failed: {e}"
+                ))];
+                on_done(&blank);
+                results.push(blank);
             }
         }
     }

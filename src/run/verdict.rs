@@ -1,9 +1,13 @@
-//! Verdicts of cases and the failures that explain them.
+//! Verdicts of cases, judged in one place from the failures a run collected, and the results
+//! that carry them with the transcript and the generated values a normaliser would redact.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::case::SourceLoc;
-use crate::run::transcript::Entry;
+use crate::case::Case;
+use crate::seam::transcript::{Direction, Entry};
+pub use crate::seam::{Failure, FailureKind};
+use crate::target::Target;
 
 /// The outcome of one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -19,6 +23,8 @@ pub enum Verdict {
     Skip,
     /// Failed, but the profile declares it as a known deviation.
     Xfail,
+    /// Passed, although the profile declares a deviation for it: the declaration is stale.
+    Xpass,
 }
 
 impl Verdict {
@@ -30,80 +36,8 @@ impl Verdict {
             Verdict::Error => "error",
             Verdict::Skip => "skip",
             Verdict::Xfail => "xfail",
+            Verdict::Xpass => "xpass",
         }
-    }
-}
-
-/// Whether a failure is the server's (non-conformance) or the setup's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailureKind {
-    /// A check failed.
-    Check,
-    /// Infrastructure.
-    Infra,
-}
-
-/// One failed check (or infrastructure problem), located in the case file.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Failure {
-    /// Check or infra.
-    pub kind: FailureKind,
-    /// Statement ids the check verifies.
-    pub spec: Vec<String>,
-    /// What went wrong, in one line.
-    pub message: String,
-    /// What was expected, if it can be said.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    /// What arrived instead.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actual: Option<String>,
-    /// The step in the case file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<SourceLoc>,
-    /// The actor concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-}
-
-impl Failure {
-    /// A failed check.
-    pub fn check(spec: Vec<String>, message: impl Into<String>) -> Self {
-        Self {
-            kind: FailureKind::Check,
-            spec,
-            message: message.into(),
-            expected: None,
-            actual: None,
-            location: None,
-            actor: None,
-        }
-    }
-    /// An infrastructure problem.
-    pub fn infra(message: impl Into<String>) -> Self {
-        Self {
-            kind: FailureKind::Infra,
-            ..Self::check(Vec::new(), message)
-        }
-    }
-    /// Adds the expected / actual pair.
-    pub fn with_diff(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
-        self.expected = Some(expected.into());
-        self.actual = Some(actual.into());
-        self
-    }
-    /// Adds what actually arrived.
-    pub fn with_actual(mut self, actual: impl Into<String>) -> Self {
-        self.actual = Some(actual.into());
-        self
-    }
-    /// Sets the statements when none are set yet.
-    pub fn or_spec(mut self, spec: &[String]) -> Self {
-        if self.spec.is_empty() {
-            self.spec = spec.to_vec();
-        }
-        self
     }
 }
 
@@ -136,12 +70,14 @@ pub struct CaseResult {
     pub transcript: Vec<Entry>,
     /// Transcript entries dropped over the bound.
     pub transcript_dropped: usize,
+    /// Values generated for this run and case (run id, `{ns}`, client ids, JIDs, stream ids,
+    /// captures), by variable name: what a normaliser replaces with placeholders.
+    pub generated: BTreeMap<String, String>,
 }
 
 impl CaseResult {
     /// Messages sent and received in this case (transcript entries that are not events).
     pub fn exchanges(&self) -> usize {
-        use crate::run::transcript::Direction;
         self.transcript
             .iter()
             .filter(|e| e.direction != Direction::Event)
@@ -166,6 +102,8 @@ pub struct Totals {
     pub skipped: usize,
     /// Known deviations.
     pub xfailed: usize,
+    /// Declared deviations that passed.
+    pub xpassed: usize,
 }
 
 impl Totals {
@@ -179,8 +117,33 @@ impl Totals {
                 Verdict::Error => t.errors += 1,
                 Verdict::Skip => t.skipped += 1,
                 Verdict::Xfail => t.xfailed += 1,
+                Verdict::Xpass => t.xpassed += 1,
             }
         }
         t
+    }
+}
+
+/// Judges a case from the failures its run collected: an infrastructure failure makes it an
+/// error; a failure that no declared deviation covers makes it fail; failures that deviations
+/// cover one by one make it xfail; a pass of a case with a declared deviation is an xpass.
+/// Returns the verdict and its reason.
+pub fn judge(case: &Case, target: &Target, failures: &[Failure]) -> (Verdict, Option<String>) {
+    if failures.iter().any(|f| f.kind == FailureKind::Infra) {
+        return (Verdict::Error, None);
+    }
+    if !failures.is_empty() {
+        let per_failure: Vec<Vec<String>> = failures.iter().map(|f| f.spec.clone()).collect();
+        return match target.covering_deviations(case, &per_failure) {
+            Some(reasons) => (Verdict::Xfail, Some(reasons.join("; "))),
+            None => (Verdict::Fail, None),
+        };
+    }
+    match target.deviation_for(case, &case.spec) {
+        Some(d) if d.case.is_some() => (
+            Verdict::Xpass,
+            Some(format!("declared deviation not observed: {}", d.reason)),
+        ),
+        _ => (Verdict::Pass, None),
     }
 }

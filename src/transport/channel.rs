@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::endpoint::{Endpoint, TransportKind};
+use super::sniff::{CloseSeen, Sniff};
 use super::tls;
 
 /// Any byte stream a channel can run on.
@@ -117,8 +118,14 @@ pub enum Closed {
         /// Reason text.
         reason: String,
     },
-    /// The peer broke the WebSocket protocol (e.g. a masked server frame); the words of the parser.
-    WsProtocol(String),
+    /// The peer broke the WebSocket protocol (e.g. a masked server frame) or a bound of
+    /// wirecheck's, and wirecheck dropped the connection.
+    WsProtocol {
+        /// What was wrong.
+        reason: String,
+        /// The RFC 6455 statement the server broke, when it broke one (None: a limit of ours).
+        spec: Option<&'static str>,
+    },
 }
 
 impl std::fmt::Display for Closed {
@@ -134,7 +141,7 @@ impl std::fmt::Display for Closed {
             }
             Closed::WsClose { code: Some(c), .. } => write!(f, "WebSocket close {c}"),
             Closed::WsClose { code: None, .. } => f.write_str("WebSocket close (no status)"),
-            Closed::WsProtocol(why) => write!(f, "WebSocket protocol error: {why}"),
+            Closed::WsProtocol { reason, .. } => write!(f, "WebSocket protocol error: {reason}"),
         }
     }
 }
@@ -164,6 +171,38 @@ pub struct Channel {
     subprotocol: Option<String>,
     closed: Option<Closed>,
     read_buf: Vec<u8>,
+    close_seen: CloseSeen,
+    violations: Vec<(&'static str, String)>,
+}
+
+/// The RFC 6455 statement a WebSocket error of the server breaks (None: none, or a bound of ours).
+fn ws_rule(e: &tungstenite::Error) -> Option<&'static str> {
+    use tungstenite::error::ProtocolError as P;
+    match e {
+        tungstenite::Error::Protocol(p) => match p {
+            P::MaskedFrameFromServer => Some("RFC6455-5.1-4"),
+            P::NonZeroReservedBits => Some("RFC6455-5.2-2"),
+            P::UnknownControlFrameType(_) | P::UnknownDataFrameType(_) | P::InvalidOpcode(_) => {
+                Some("RFC6455-5.2-4")
+            }
+            P::FragmentedControlFrame | P::ControlFrameTooBig => Some("RFC6455-5.5-1"),
+            P::InvalidCloseSequence => Some("RFC6455-5.5.1-2"),
+            _ => None,
+        },
+        tungstenite::Error::Utf8(_) => Some("RFC6455-8.1-1"),
+        _ => None,
+    }
+}
+
+/// The statement a close code on the wire breaks, if it is not one an endpoint may send.
+fn close_code_rule(code: u16) -> Option<&'static str> {
+    match code {
+        1005 => Some("RFC6455-7.4.1-3"),
+        1006 => Some("RFC6455-7.4.1-4"),
+        1015 => Some("RFC6455-7.4.1-6"),
+        1000..=1003 | 1007..=1014 | 3000..=4999 => None,
+        _ => Some("RFC6455-5.5.1-2"),
+    }
 }
 
 impl Channel {
@@ -229,8 +268,12 @@ impl Channel {
                 subprotocol: None,
                 closed: None,
                 read_buf: vec![0; 16 * 1024],
+                close_seen: CloseSeen::default(),
+                violations: Vec::new(),
             });
         }
+        let (sniffed, close_seen) = Sniff::new(stream);
+        let stream: BoxStream = Box::pin(sniffed);
         let url = endpoint.to_string();
         let mut request =
             url.as_str()
@@ -278,6 +321,8 @@ impl Channel {
             subprotocol,
             closed: None,
             read_buf: Vec::new(),
+            close_seen,
+            violations: Vec::new(),
         })
     }
 
@@ -360,16 +405,30 @@ impl Channel {
                     }
                     Some(Ok(Message::Close(frame))) => {
                         let _ = ws.flush().await;
-                        break Received::Closed(match frame {
-                            Some(f) => Closed::WsClose {
-                                code: Some(u16::from(f.code)),
-                                reason: f.reason.to_string(),
-                            },
-                            None => Closed::WsClose {
-                                code: None,
-                                reason: String::new(),
-                            },
-                        });
+                        // What the frame carried on the wire, not the library's substitute.
+                        let wire = self.close_seen.take();
+                        let code = match &wire {
+                            Some(p) if p.len() >= 2 => Some(u16::from_be_bytes([p[0], p[1]])),
+                            Some(_) => None,
+                            None => frame.as_ref().map(|f| u16::from(f.code)),
+                        };
+                        if let Some(c) = code
+                            && let Some(rule) = close_code_rule(c)
+                        {
+                            self.violations.push((
+                                rule,
+                                format!("the server sent close code {c}, which an endpoint must not send"),
+                            ));
+                        }
+                        let reason = match (&wire, &frame) {
+                            (Some(p), _) if p.len() > 2 => {
+                                String::from_utf8_lossy(&p[2..]).into_owned()
+                            }
+                            (Some(_), _) => String::new(),
+                            (None, Some(f)) => f.reason.to_string(),
+                            (None, None) => String::new(),
+                        };
+                        break Received::Closed(Closed::WsClose { code, reason });
                     }
                     Some(Ok(Message::Frame(_))) => continue,
                     Some(Err(tungstenite::Error::ConnectionClosed))
@@ -382,15 +441,28 @@ impl Channel {
                     Some(Err(tungstenite::Error::Protocol(
                         tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
                     ))) => break Received::Closed(Closed::Eof),
-                    Some(Err(e)) => break Received::Closed(Closed::WsProtocol(e.to_string())),
+                    Some(Err(e)) => {
+                        break Received::Closed(Closed::WsProtocol {
+                            spec: ws_rule(&e),
+                            reason: e.to_string(),
+                        });
+                    }
                 }
             },
             Inner::Done => Received::Closed(Closed::Eof),
         };
         if let Received::Closed(c) = &got {
             self.closed = Some(c.clone());
+            // RFC 6455 §7.1.1: once the close is done, the TCP connection goes too; holding it
+            // would keep a server waiting on a session that has ended.
+            self.inner = Inner::Done;
         }
         got
+    }
+
+    /// WebSocket rules the server broke that did not end the connection: (statement, detail).
+    pub fn take_violations(&mut self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut self.violations)
     }
 
     /// Starts a polite close: a WebSocket close frame (code 1000) or a TCP write shutdown.

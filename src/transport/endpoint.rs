@@ -24,6 +24,15 @@ impl TransportKind {
     pub fn is_tls(self) -> bool {
         matches!(self, TransportKind::Tls | TransportKind::Wss)
     }
+    /// Short name for transcripts: `tcp`, `tls`, `ws`, `wss`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            TransportKind::Tcp => "tcp",
+            TransportKind::Tls => "tls",
+            TransportKind::Ws => "ws",
+            TransportKind::Wss => "wss",
+        }
+    }
 }
 
 /// A parsed target address.

@@ -2,6 +2,7 @@
 
 pub mod channel;
 pub mod endpoint;
+pub mod sniff;
 pub mod tls;
 
 pub use channel::{Channel, Closed, ConnectOptions, MAX_MESSAGE, Received, TransportError};

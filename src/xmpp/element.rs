@@ -246,6 +246,38 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+impl Element {
+    /// The element as data for transcripts: name, namespace, attributes (sorted), children.
+    pub fn to_data(&self) -> serde_json::Value {
+        let mut attrs: Vec<&(String, String)> = self.attrs.iter().collect();
+        attrs.sort();
+        let attrs: serde_json::Map<String, serde_json::Value> = attrs
+            .into_iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let children: Vec<serde_json::Value> = self
+            .children
+            .iter()
+            .map(|c| match c {
+                Node::Element(e) => e.to_data(),
+                Node::Text(t) => serde_json::Value::String(t.clone()),
+            })
+            .collect();
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), self.qname().into());
+        if let Some(ns) = &self.ns {
+            m.insert("ns".into(), ns.clone().into());
+        }
+        if !attrs.is_empty() {
+            m.insert("attrs".into(), attrs.into());
+        }
+        if !children.is_empty() {
+            m.insert("children".into(), children.into());
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

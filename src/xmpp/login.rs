@@ -29,8 +29,8 @@ pub enum LoginIoError {
     #[error("I/O error: {0}")]
     Io(String),
     /// The connection was closed.
-    #[error("connection closed")]
-    Closed,
+    #[error("connection closed: {0}")]
+    Closed(String),
     /// Nothing arrived before the deadline.
     #[error("timed out")]
     Timeout,

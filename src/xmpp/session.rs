@@ -1,14 +1,26 @@
-//! An XMPP-over-WebSocket client connection for one actor: one element per text message both
-//! ways, always-on RFC 7395 framing checks, the `login` macro and the `<close/>` handshake.
+//! XMPP over WebSocket behind the engine's protocol interface: RFC 7395 framing as the link's
+//! codec (one element per text message, always-on framing and header checks), the case set-up
+//! (leased accounts, JIDs, resources), actor sessions (stanza sends and expectations, the
+//! `login` macro, the `<close/>` handshake) and the cleanup that ends every stream politely so
+//! that the server has finished a session before its account is leased again.
 
+use std::any::Any;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::case::model::{ExpectStep, LoginStep, SendStep};
-use crate::run::actor::{Next, open_channel, send_failure, send_raw};
-use crate::run::transcript::Recorder;
-use crate::run::verdict::Failure;
-use crate::target::Secret;
-use crate::transport::{Channel, Closed, ConnectOptions, Endpoint, Received, TransportError};
+use crate::case::model::{ExpectStep, SendStep};
+use crate::case::{Case, Step};
+use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
+use crate::seam::{
+    ActorSession, CaseState, ClosedBy, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv,
+    MessageData, Next, Protocol, Recv, StepCx, Wire,
+};
+use crate::target::{Lease, Secret, Target};
+use crate::transport::Endpoint;
 use crate::vars::Vars;
 use crate::violation::Violation;
 use crate::xmpp::element::Element;
@@ -23,6 +35,8 @@ const WS_SUBPROTOCOL: &str = "RFC7395-3.1-2";
 const WS_TEXT: &str = "RFC7395-3.2-1";
 /// Statement: each frame parses as a standalone XML document.
 const STANDALONE: &str = "RFC7395-3.3.3-1";
+/// Statement: the `<close/>` handshake.
+const CLOSE_HANDSHAKE: &str = "RFC7395-3.6-1";
 
 /// Who an actor logs in as.
 #[derive(Debug, Clone)]
@@ -37,21 +51,6 @@ pub struct XmppIdentity {
     pub resource: String,
 }
 
-enum Read {
-    Element(Box<Element>, String),
-    Malformed(String),
-    Closed(Closed),
-    Timeout,
-}
-
-/// One actor's XMPP connection.
-pub struct XmppSession {
-    channel: Channel,
-    rec: Recorder,
-    identity: XmppIdentity,
-    violations: Vec<Violation>,
-}
-
 /// Hides SASL credentials in what the transcript shows.
 fn redact_sent(xml: &str) -> String {
     if xml.trim_start().starts_with("<auth")
@@ -64,174 +63,299 @@ fn redact_sent(xml: &str) -> String {
     xml.to_string()
 }
 
-impl XmppSession {
-    /// Opens the WebSocket offering subprotocol `xmpp` and checks the server's answer.
-    pub async fn open(
-        endpoint: &Endpoint,
-        opts: &ConnectOptions,
-        rec: Recorder,
-        identity: XmppIdentity,
-    ) -> Result<XmppSession, Failure> {
-        let (channel, violations) =
-            open_channel(endpoint, opts, &rec, "xmpp", WS_SUBPROTOCOL).await?;
-        Ok(XmppSession {
-            channel,
-            rec,
-            identity,
-            violations,
-        })
-    }
+/// RFC 7395 framing as a link codec.
+pub struct XmppCodec {
+    domain: String,
+    header_checks: bool,
+    queue: VecDeque<(String, Vec<Violation>)>,
+}
 
-    /// Violations seen since the last call.
-    pub fn take_violations(&mut self) -> Vec<Violation> {
-        std::mem::take(&mut self.violations)
+impl XmppCodec {
+    /// A codec for a stream to `domain`.
+    pub fn new(domain: &str) -> Self {
+        Self {
+            domain: domain.to_string(),
+            header_checks: true,
+            queue: VecDeque::new(),
+        }
     }
+}
 
-    /// Drops the connection.
-    pub fn abort(&mut self) {
-        self.channel.abort();
-    }
+impl Codec for XmppCodec {
+    type Out = String;
+    type In = Element;
 
-    async fn send_xml(&mut self, xml: &str) -> Result<(), TransportError> {
-        self.rec.sent(redact_sent(xml), None);
-        self.channel.send_text(xml).await
-    }
-
-    /// Reads one message; `header_checks` also checks `<open/>`/`<close/>` (the login macro
-    /// checks those itself).
-    async fn read(&mut self, deadline: Instant) -> Read {
-        self.read_checked(deadline, true).await
-    }
-
-    async fn read_checked(&mut self, deadline: Instant, header_checks: bool) -> Read {
-        let got = match tokio::time::timeout_at(deadline, self.channel.recv()).await {
-            Err(_) => return Read::Timeout,
-            Ok(r) => r,
+    fn describe(&self, xml: &String) -> (MessageData, bool) {
+        let shown = redact_sent(xml);
+        let secret = shown != *xml;
+        let data = match parse_message(&shown) {
+            Ok(f) => f.element.to_data(),
+            Err(_) => json!({ "xml": shown }),
         };
-        let text = match got {
-            Received::Text(t) => t,
-            Received::Binary(b) | Received::Bytes(b) => {
-                self.violations.push(Violation::new(
+        (
+            MessageData {
+                data,
+                summary: shown,
+            },
+            secret,
+        )
+    }
+
+    fn message_from_data(&self, data: &Value) -> Result<String, String> {
+        match data {
+            Value::String(s) => Ok(s.clone()),
+            Value::Object(m) => match m.get("xml") {
+                Some(Value::String(s)) => Ok(s.clone()),
+                _ => Err("an XMPP message is given as XML text (a string or {xml: ...})".into()),
+            },
+            _ => Err("an XMPP message is given as XML text".into()),
+        }
+    }
+
+    fn encode(&self, xml: &String) -> Result<Wire, String> {
+        Ok(Wire::Text(xml.clone()))
+    }
+
+    fn feed(&mut self, incoming: Incoming) -> Vec<Violation> {
+        match incoming {
+            Incoming::Text(t) => self.queue.push_back((t, Vec::new())),
+            Incoming::Binary(b) | Incoming::Bytes(b) => self.queue.push_back((
+                String::from_utf8_lossy(&b).into_owned(),
+                vec![Violation::new(
                     WS_TEXT,
                     "the server sent a binary WebSocket message",
-                ));
-                String::from_utf8_lossy(&b).into_owned()
-            }
-            Received::Closed(c) => {
-                self.rec.event(c.to_string());
-                return Read::Closed(c);
-            }
-        };
-        self.rec.received(text.clone(), None);
-        match parse_message(&text) {
+                )],
+            )),
+        }
+        Vec::new()
+    }
+
+    fn decode(&mut self) -> Option<Inbound<Element>> {
+        let (text, mut violations) = self.queue.pop_front()?;
+        let raw = text.clone().into_bytes();
+        Some(match parse_message(&text) {
             Ok(framed) => {
-                self.violations.extend(framed.violations);
+                violations.extend(framed.violations);
                 let el = framed.element;
-                if !header_checks {
-                } else if stream::is_open(&el) {
-                    self.violations
-                        .extend(stream::check_server_open(&el, &self.identity.domain));
-                } else if stream::is_close(&el) {
-                    self.violations.extend(stream::check_server_close(&el));
+                if self.header_checks {
+                    if stream::is_open(&el) {
+                        violations.extend(stream::check_server_open(&el, &self.domain));
+                    } else if stream::is_close(&el) {
+                        violations.extend(stream::check_server_close(&el));
+                    }
                 }
-                Read::Element(Box::new(el), text)
+                Inbound {
+                    data: MessageData {
+                        data: el.to_data(),
+                        summary: text,
+                    },
+                    message: Some(el),
+                    raw,
+                    violations,
+                    fatal: None,
+                }
             }
             Err(e) => {
-                self.violations.push(Violation::new(
+                violations.push(Violation::new(
                     STANDALONE,
                     format!("a WebSocket message is not one standalone XML element: {e}"),
                 ));
-                Read::Malformed(text)
+                Inbound {
+                    message: None,
+                    data: MessageData {
+                        data: json!({ "unparsed": text }),
+                        summary: text,
+                    },
+                    raw,
+                    violations,
+                    fatal: None,
+                }
             }
-        }
+        })
+    }
+}
+
+/// XMPP over WebSocket as a protocol of the engine.
+pub struct XmppProtocol;
+
+/// How long a case waits for enough free accounts in the pool.
+const LEASE_WAIT: Duration = Duration::from_secs(120);
+
+#[async_trait]
+impl Protocol for XmppProtocol {
+    fn name(&self) -> &'static str {
+        "xmpp"
     }
 
-    /// Sends one message of a `send` step.
-    pub async fn send(&mut self, step: &SendStep, vars: &Vars) -> Result<(), Failure> {
-        let result = if let Some(x) = &step.xml {
-            let xml = vars
-                .interpolate(x)
-                .map_err(|e| Failure::infra(format!("send: {e}")))?;
-            self.send_xml(&xml).await
-        } else if let Some(p) = &step.sasl_plain {
-            let user = vars
-                .interpolate(&p.user)
-                .map_err(|e| Failure::infra(format!("send: {e}")))?;
-            let password = vars
-                .interpolate(&p.password)
-                .map_err(|e| Failure::infra(format!("send: {e}")))?;
-            self.send_xml(&sasl::plain_auth_xml("", &user, &password))
-                .await
-        } else {
-            return send_raw(&mut self.channel, &self.rec, step, vars)
-                .await
-                .unwrap_or_else(|| Err(Failure::infra("send: nothing to send")));
-        };
-        result.map_err(|e| send_failure(&self.rec, e))
+    fn endpoint<'t>(&self, target: &'t Target) -> Option<&'t Endpoint> {
+        target.xmpp.as_ref().map(|t| &t.endpoint)
     }
 
-    /// Reads whatever comes next.
-    pub async fn next(&mut self, deadline: Instant) -> Next {
-        match self.read(deadline).await {
-            Read::Element(_, text) | Read::Malformed(text) => Next::Message(text),
-            Read::Closed(c) => Next::Closed(c),
-            Read::Timeout => Next::Timeout,
-        }
-    }
-
-    /// Runs an `expect` step: the next element matches the pattern.
-    pub async fn expect(
-        &mut self,
-        step: &ExpectStep,
+    async fn prepare(
+        &self,
+        case: &Case,
+        target: &Target,
         vars: &mut Vars,
-        deadline: Instant,
-    ) -> Result<(), Failure> {
-        let Some(x) = &step.xml else {
-            return Err(Failure::infra("expect: an XMPP expect needs `xml`"));
-        };
-        let text = vars
-            .interpolate(x)
-            .map_err(|e| Failure::infra(format!("expect: {e}")))?;
-        let pattern = Pattern::parse(&text)
-            .map_err(|e| Failure::infra(format!("expect: field `xml`: {e}")))?;
-        let waited = deadline.saturating_duration_since(Instant::now());
-        match self.read(deadline).await {
-            Read::Element(el, raw) => {
-                let r = if step.exact {
-                    pattern.matches_exact(&el, vars)
-                } else {
-                    pattern.matches(&el, vars)
-                };
-                r.map_err(|m| {
-                    Failure::check(step.spec.clone(), format!("element differs: {m}"))
-                        .with_diff(text.clone(), raw)
-                })
-            }
-            Read::Malformed(raw) => Err(Failure::check(
-                step.spec.clone(),
-                "expected an element, got a message that is not one",
-            )
-            .with_diff(text, raw)),
-            Read::Closed(c) => Err(Failure::check(
-                step.spec.clone(),
-                "expected an element, but the connection ended",
-            )
-            .with_diff(text, c.to_string())),
-            Read::Timeout => Err(Failure::check(
-                step.spec.clone(),
-                format!(
-                    "expected an element within {:.1}s; nothing arrived",
-                    waited.as_secs_f64()
-                ),
-            )
-            .with_diff(text, "nothing")),
+        tag: &str,
+    ) -> Result<Box<dyn CaseState>, Failure> {
+        let x = target
+            .xmpp
+            .as_ref()
+            .ok_or_else(|| Failure::infra("target has no XMPP endpoint"))?;
+        vars.set("domain", x.domain.as_str());
+        let lease = x
+            .pool
+            .lease(case.actors.len(), LEASE_WAIT)
+            .await
+            .map_err(|e| Failure::infra(format!("account pool: {e}")))?;
+        let mut identities = BTreeMap::new();
+        for (i, ((name, doc), account)) in case.actors.iter().zip(&lease.accounts).enumerate() {
+            let resource = doc
+                .resource
+                .clone()
+                .unwrap_or_else(|| format!("wc-{tag}-{i}"));
+            let jid = format!("{}@{}", account.user, x.domain);
+            vars.set(format!("{name}.user"), account.user.as_str());
+            vars.set(format!("{name}.jid"), jid.as_str());
+            vars.set(format!("{name}.resource"), resource.as_str());
+            identities.insert(
+                name.clone(),
+                XmppIdentity {
+                    user: account.user.clone(),
+                    password: account.password.clone(),
+                    domain: x.domain.clone(),
+                    resource,
+                },
+            );
         }
+        Ok(Box::new(XmppCase {
+            endpoint: x.endpoint.clone(),
+            identities,
+            _lease: lease,
+        }))
+    }
+}
+
+/// An XMPP case between set-up and cleanup; dropping it returns the leased accounts.
+struct XmppCase {
+    endpoint: Endpoint,
+    identities: BTreeMap<String, XmppIdentity>,
+    _lease: Lease,
+}
+
+#[async_trait]
+impl CaseState for XmppCase {
+    async fn open(
+        &mut self,
+        actor: &str,
+        env: &LinkEnv,
+        _vars: &Vars,
+    ) -> Result<Box<dyn ActorSession>, Failure> {
+        let identity = self
+            .identities
+            .get(actor)
+            .cloned()
+            .ok_or_else(|| Failure::infra(format!("no account for `{actor}`")))?;
+        let link = Link::open(
+            &self.endpoint,
+            env,
+            actor,
+            "xmpp",
+            WS_SUBPROTOCOL,
+            XmppCodec::new(&identity.domain),
+        )
+        .await?;
+        Ok(Box::new(XmppActor {
+            link,
+            identity,
+            streaming: false,
+        }))
+    }
+
+    async fn cleanup(
+        &mut self,
+        sessions: Vec<Box<dyn ActorSession>>,
+        _env: &LinkEnv,
+        deadline: Instant,
+    ) -> Vec<String> {
+        // A stream that is still open is closed with the <close/> handshake and its end awaited,
+        // so the server has torn the session down (presence unavailable sent, resource freed)
+        // before the account serves the next case.
+        let mut notes = Vec::new();
+        for s in sessions {
+            let Ok(mut a) = s.into_any().downcast::<XmppActor>() else {
+                continue;
+            };
+            if a.link.ended().is_some() {
+                continue;
+            }
+            if !a.streaming {
+                a.link.abort();
+                continue;
+            }
+            let _ = a.link.send(stream::close_xml(), deadline).await;
+            loop {
+                match a.link.recv(deadline).await {
+                    Recv::Message(m) if m.message.as_ref().is_some_and(stream::is_close) => {
+                        a.link.close(deadline).await;
+                    }
+                    Recv::Message(_) => continue,
+                    Recv::Ended(_) => break,
+                    Recv::Timeout => {
+                        notes.push(format!(
+                            "{}: the server did not end the stream before the cleanup deadline",
+                            a.link.actor()
+                        ));
+                        a.link.abort();
+                        break;
+                    }
+                }
+            }
+        }
+        notes
+    }
+}
+
+/// One actor's XMPP connection.
+struct XmppActor {
+    link: Link<XmppCodec>,
+    identity: XmppIdentity,
+    /// An XMPP stream was opened on it (by `login` or a sent `<open/>`).
+    streaming: bool,
+}
+
+/// Stanzas of RFC 6120 section 8: only these are left unordered relative to one another when
+/// they come from different senders.
+fn is_stanza(el: &Element) -> bool {
+    matches!(el.name.as_str(), "message" | "presence" | "iq")
+        && matches!(el.ns.as_deref(), None | Some("jabber:client"))
+}
+
+fn ended_failure(what: &str, e: &Ended) -> Failure {
+    match (&e.by, &e.spec) {
+        (ClosedBy::Wirecheck, Some(s)) => Failure::check_only(
+            vec![s.clone()],
+            format!("expected {what}, but the server broke a rule and wirecheck closed: {e}"),
+        ),
+        _ => Failure::check(
+            Vec::new(),
+            format!("expected {what}, but the connection ended: {e}"),
+        ),
+    }
+}
+
+impl XmppActor {
+    async fn send_xml(&mut self, xml: String, deadline: Instant) -> Result<(), Failure> {
+        if xml.trim_start().starts_with("<open") {
+            self.streaming = true;
+        }
+        self.link.send(xml, deadline).await
     }
 
     /// The `login` macro; defines `{ACTOR.full_jid}`.
-    pub async fn login_macro(
+    async fn login_macro(
         &mut self,
-        step: &LoginStep,
+        step: &crate::case::model::LoginStep,
         vars: &mut Vars,
         deadline: Instant,
     ) -> Result<(), Failure> {
@@ -247,98 +371,245 @@ impl XmppSession {
             password: self.identity.password.expose().to_string(),
             resource: Some(resource.clone()),
         };
-        let mut io = Io {
-            session: self,
-            deadline,
+        self.streaming = true;
+        self.link.codec_mut().header_checks = false;
+        let outcome = {
+            let mut io = Io {
+                link: &mut self.link,
+                deadline,
+            };
+            login(&mut io, &params).await
         };
-        let outcome = login(&mut io, &params).await;
+        self.link.codec_mut().header_checks = true;
         match outcome {
             Ok(o) => {
-                self.violations.extend(o.violations);
-                let actor = self.rec.actor().to_string();
+                for v in &o.violations {
+                    self.link.record_violation(v.clone());
+                }
+                let actor = self.link.actor().to_string();
                 vars.set(format!("{actor}.full_jid"), o.full_jid.as_str());
                 vars.set(format!("{actor}.resource"), resource.as_str());
                 if let Some(id) = o.stream_id {
                     vars.set(format!("{actor}.stream_id"), id);
                 }
-                self.rec.event(format!("logged in as {}", o.full_jid));
+                self.link
+                    .recorder()
+                    .note(format!("logged in as {}", o.full_jid));
                 Ok(())
             }
             Err(LoginError::Io {
                 step,
                 source: LoginIoError::Io(why),
             }) => Err(Failure::infra(format!("login: {step}: {why}"))),
-            Err(e) => Err(Failure::check(
-                step.spec.clone(),
-                format!("login failed: {e}"),
+            Err(LoginError::Io {
+                step: _,
+                source: LoginIoError::Framing(_),
+            }) if self.link.ended().is_some() => Err(ended_failure(
+                "the login to go on",
+                self.link.ended().expect("ended"),
             )),
+            Err(e) => {
+                if let Some(end) = self.link.ended()
+                    && end.by == ClosedBy::Wirecheck
+                    && let Some(s) = &end.spec
+                {
+                    return Err(Failure::check_only(
+                        vec![s.clone()],
+                        format!("login failed: {e}"),
+                    ));
+                }
+                if let LoginError::SaslFailure(c) = &e
+                    && c == "not-authorized"
+                {
+                    return Err(Failure::infra(format!(
+                        "set-up: the server refused the account `{}` (<not-authorized/>): check the \
+                         profile's accounts and passwords",
+                        self.identity.user
+                    )));
+                }
+                Err(Failure::check(
+                    step.spec.clone(),
+                    format!("login failed: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ActorSession for XmppActor {
+    async fn run_macro(&mut self, step: &Step, cx: &mut StepCx<'_>) -> Result<(), Failure> {
+        match step {
+            Step::Login(l) => self.login_macro(&l.0, cx.vars, cx.deadline).await,
+            other => Err(not_a_macro_of("XMPP", other)),
         }
     }
 
-    /// `<close/>`, the server's `<close/>` (checked), then the WebSocket closing handshake.
-    pub async fn disconnect(&mut self, deadline: Instant) -> Result<(), Failure> {
-        let spec = vec!["RFC7395-3.6-1".to_string()];
-        self.send_xml(&stream::close_xml())
-            .await
-            .map_err(|e| send_failure(&self.rec, e))?;
+    async fn send(&mut self, step: &SendStep, cx: &mut StepCx<'_>) -> Result<(), Failure> {
+        let interp = |s: &str| {
+            cx.vars
+                .interpolate(s)
+                .map_err(|e| Failure::infra(format!("send: {e}")))
+        };
+        if let Some(x) = &step.xml {
+            let xml = interp(x)?;
+            return self.send_xml(xml, cx.deadline).await;
+        }
+        if let Some(p) = &step.sasl_plain {
+            let user = interp(&p.user)?;
+            let password = interp(&p.password)?;
+            return self
+                .send_xml(sasl::plain_auth_xml("", &user, &password), cx.deadline)
+                .await;
+        }
+        match raw_form(step, cx.vars) {
+            Some(raw) => {
+                let raw = raw?;
+                if let crate::seam::Outgoing::Text(t) = &raw
+                    && t.trim_start().starts_with("<open")
+                {
+                    self.streaming = true;
+                }
+                self.link.send_raw(raw, cx.deadline).await
+            }
+            None => Err(Failure::infra("send: nothing to send")),
+        }
+    }
+
+    async fn expect(&mut self, step: &ExpectStep, cx: &mut StepCx<'_>) -> Result<(), Failure> {
+        let Some(x) = &step.xml else {
+            return Err(Failure::infra("expect: an XMPP expect needs `xml`"));
+        };
+        let text = cx
+            .vars
+            .interpolate(x)
+            .map_err(|e| Failure::infra(format!("expect: {e}")))?;
+        let pattern = Pattern::parse(&text)
+            .map_err(|e| Failure::infra(format!("expect: field `xml`: {e}")))?;
+        let want = pattern.element().clone();
+        let waited = cx.deadline.saturating_duration_since(Instant::now());
+        // Stanzas of another kind than the one awaited may come first (different senders are
+        // not ordered); they are held for later steps. Stream-level elements never are.
+        let skip = |m: &Inbound<Element>| {
+            is_stanza(&want)
+                && m.message
+                    .as_ref()
+                    .is_some_and(|el| is_stanza(el) && el.name != want.name)
+        };
+        match self.link.recv_skipping(cx.deadline, skip).await {
+            Recv::Message(m) => match &m.message {
+                Some(el) => {
+                    let r = if step.exact {
+                        pattern.matches_exact(el, cx.vars)
+                    } else {
+                        pattern.matches(el, cx.vars)
+                    };
+                    r.map_err(|mm| {
+                        Failure::check(Vec::new(), format!("element differs: {mm}"))
+                            .with_diff(text.clone(), m.data.summary.clone())
+                    })
+                }
+                None => Err(Failure::check(
+                    Vec::new(),
+                    "expected an element, got a message that is not one",
+                )
+                .with_diff(text, m.data.summary)),
+            },
+            Recv::Ended(e) => Err(ended_failure("an element", &e).with_diff(text, e.to_string())),
+            Recv::Timeout => Err(Failure::check(
+                Vec::new(),
+                format!(
+                    "expected an element within {:.1}s; nothing arrived",
+                    waited.as_secs_f64()
+                ),
+            )
+            .with_diff(text, "nothing")),
+        }
+    }
+
+    async fn disconnect(&mut self, spec: &[String], deadline: Instant) -> Result<(), Failure> {
+        let spec = if spec.is_empty() {
+            vec![CLOSE_HANDSHAKE.to_string()]
+        } else {
+            spec.to_vec()
+        };
+        self.send_xml(stream::close_xml(), deadline).await?;
         loop {
-            match self.read(deadline).await {
-                Read::Element(el, _) if stream::is_close(&el) => break,
-                Read::Element(_, _) | Read::Malformed(_) => continue,
-                Read::Closed(c) => {
-                    return Err(Failure::check(
+            match self.link.recv(deadline).await {
+                Recv::Message(m) if m.message.as_ref().is_some_and(stream::is_close) => break,
+                Recv::Message(_) => continue,
+                Recv::Ended(e) => {
+                    return Err(Failure::check_only(
                         spec,
                         "the server closed the connection without answering <close/> with <close/>",
                     )
-                    .with_actual(c.to_string()));
+                    .with_actual(e.to_string()));
                 }
-                Read::Timeout => {
-                    return Err(Failure::check(
+                Recv::Timeout => {
+                    return Err(Failure::check_only(
                         spec,
                         "the server did not answer <close/> with <close/>",
                     ));
                 }
             }
         }
-        let _ = self.channel.close().await;
-        match self.read(deadline).await {
-            Read::Closed(_) => Ok(()),
-            Read::Timeout => Err(Failure::check(
+        self.link.close(deadline).await;
+        match self.link.recv(deadline).await {
+            Recv::Ended(_) => Ok(()),
+            Recv::Timeout => Err(Failure::check_only(
                 spec,
                 "the server did not complete the WebSocket closing handshake",
             )),
-            Read::Element(_, raw) | Read::Malformed(raw) => Err(Failure::check(
+            Recv::Message(m) => Err(Failure::check_only(
                 spec,
                 "the server sent data after the closing <close/>",
             )
-            .with_actual(raw)),
+            .with_actual(m.data.summary)),
         }
+    }
+
+    async fn next(&mut self, deadline: Instant) -> Next {
+        next_of(self.link.recv(deadline).await)
+    }
+
+    fn take_violations(&mut self) -> Vec<Violation> {
+        self.link.take_violations()
+    }
+
+    fn abort(&mut self) {
+        self.link.abort();
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
     }
 }
 
-/// Runs the login routine over this session with one deadline for the whole macro.
+/// The login routine's element I/O over the link, with one deadline for the whole macro.
 struct Io<'a> {
-    session: &'a mut XmppSession,
+    link: &'a mut Link<XmppCodec>,
     deadline: Instant,
 }
 
 impl ElementIo for Io<'_> {
     async fn send(&mut self, xml: String) -> Result<(), LoginIoError> {
-        self.session
-            .send_xml(&xml)
+        self.link
+            .send(xml, self.deadline)
             .await
-            .map_err(|e| LoginIoError::Io(e.to_string()))
+            .map_err(|f| LoginIoError::Io(f.message))
     }
 
     async fn recv(&mut self) -> Result<Element, LoginIoError> {
-        match self.session.read_checked(self.deadline, false).await {
-            Read::Element(el, _) => Ok(*el),
-            Read::Malformed(raw) => Err(match parse_message(&raw) {
-                Err(e) => LoginIoError::Framing(e),
-                Ok(_) => LoginIoError::Closed,
-            }),
-            Read::Closed(_) => Err(LoginIoError::Closed),
-            Read::Timeout => Err(LoginIoError::Timeout),
+        match self.link.recv(self.deadline).await {
+            Recv::Message(m) => match m.message {
+                Some(el) => Ok(el),
+                None => Err(match parse_message(&m.data.summary) {
+                    Err(e) => LoginIoError::Framing(e),
+                    Ok(_) => LoginIoError::Closed("unreadable message".into()),
+                }),
+            },
+            Recv::Ended(e) => Err(LoginIoError::Closed(e.to_string())),
+            Recv::Timeout => Err(LoginIoError::Timeout),
         }
     }
 }
@@ -355,5 +626,9 @@ mod tests {
             "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>***</auth>"
         );
         assert_eq!(redact_sent("<presence/>"), "<presence/>");
+        let c = XmppCodec::new("localhost");
+        let (d, secret) = c.describe(&x.to_string());
+        assert!(secret);
+        assert!(!d.data.to_string().contains("AGFsaWNl"));
     }
 }

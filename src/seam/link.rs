@@ -1,0 +1,572 @@
+//! The link: one actor's connection and the only way bytes move. Every outgoing message gets an
+//! address and passes the run's optional send hook before it is encoded and written; every
+//! incoming message is decoded strictly exactly once by the protocol's codec and recorded.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::outcome::Failure;
+use super::transcript::{CloseHow, ClosedBy, Event, MessageData, Raw, Recorder, Transcript};
+use crate::transport::{Channel, Closed, ConnectOptions, Endpoint, Received, TransportError};
+use crate::violation::Violation;
+
+/// Where an outgoing message stands in a case: what a send hook is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// The case id.
+    pub case: String,
+    /// Index of the running step (None: set-up or cleanup).
+    pub step: Option<usize>,
+    /// The sending actor.
+    pub actor: String,
+    /// Index among all messages the case sent, from 0.
+    pub index: usize,
+    /// Index among the messages this actor sent, from 0.
+    pub actor_index: usize,
+}
+
+/// A raw WebSocket frame, exactly as it goes on the wire (masking aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFrame {
+    /// Opcode 0–15.
+    pub opcode: u8,
+    /// FIN bit.
+    pub fin: bool,
+    /// RSV1..3 as a number 0–7.
+    pub rsv: u8,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// An outgoing message as a send hook sees it, and what it may put in its place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// A protocol message in its structured form (the codec's data model).
+    Message(Value),
+    /// Raw bytes: a TCP write or one binary WebSocket message.
+    Bytes(Vec<u8>),
+    /// Raw text: a TCP write or one text WebSocket message.
+    Text(String),
+    /// One raw WebSocket frame.
+    Frame(RawFrame),
+}
+
+/// Observes, and may replace, every message before it is encoded and written.
+pub trait SendHook: Send + Sync {
+    /// Called once per outgoing message; `Some` replaces it.
+    fn before_send(&self, address: &Address, message: &Outgoing) -> Option<Outgoing>;
+}
+
+/// What a codec encodes a message into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire {
+    /// Bytes (binary WebSocket message on WebSocket).
+    Bytes(Vec<u8>),
+    /// Text (text WebSocket message on WebSocket).
+    Text(String),
+}
+
+/// What arrived from the transport, before decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// Stream bytes (TCP/TLS), any chunking.
+    Bytes(Vec<u8>),
+    /// One binary WebSocket message.
+    Binary(Vec<u8>),
+    /// One text WebSocket message.
+    Text(String),
+}
+
+/// One decoded incoming message.
+#[derive(Debug, Clone)]
+pub struct Inbound<M> {
+    /// The typed message; None when it could not be decoded (malformed).
+    pub message: Option<M>,
+    /// Its structured form and summary for the transcript.
+    pub data: MessageData,
+    /// Its bytes on the wire.
+    pub raw: Vec<u8>,
+    /// Always-on rules it breaks.
+    pub violations: Vec<Violation>,
+    /// Set when the stream cannot be decoded past this message: why.
+    pub fatal: Option<String>,
+}
+
+/// A protocol's strict encoder and decoder, as the link drives it.
+pub trait Codec: Send + 'static {
+    /// A structured outgoing message.
+    type Out: Send + Sync + 'static;
+    /// A decoded incoming message.
+    type In: Send + Sync + 'static;
+    /// The transcript form of an outgoing message (secrets redacted) and whether its bytes
+    /// carry a secret (then they are not recorded).
+    fn describe(&self, message: &Self::Out) -> (MessageData, bool);
+    /// Builds a message from its structured form (a send hook's replacement).
+    fn message_from_data(&self, data: &Value) -> Result<Self::Out, String>;
+    /// Encodes a message.
+    fn encode(&self, message: &Self::Out) -> Result<Wire, String>;
+    /// Takes what the transport delivered; returns the rules the delivery itself breaks
+    /// (e.g. a text frame where binary ones are required).
+    fn feed(&mut self, incoming: Incoming) -> Vec<Violation>;
+    /// The next complete message, if one is buffered.
+    fn decode(&mut self) -> Option<Inbound<Self::In>>;
+}
+
+/// How and why a link ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// Who ended it.
+    pub by: ClosedBy,
+    /// How.
+    pub how: CloseHow,
+    /// The rule the server broke, when wirecheck ended it because of one.
+    pub spec: Option<String>,
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.by, &self.spec) {
+            (ClosedBy::Peer, _) => write!(f, "{}", self.how),
+            (ClosedBy::Wirecheck, Some(s)) => write!(f, "{} [{s}]", self.how),
+            (ClosedBy::Wirecheck, None) => write!(f, "{}", self.how),
+        }
+    }
+}
+
+/// What a read gave.
+#[derive(Debug)]
+pub enum Recv<M> {
+    /// A decoded message.
+    Message(Inbound<M>),
+    /// The link ended.
+    Ended(Ended),
+    /// Nothing before the deadline.
+    Timeout,
+}
+
+/// What the links of one case share: transcript, case id, send hook, connect settings.
+#[derive(Clone)]
+pub struct LinkEnv {
+    /// The case's transcript.
+    pub transcript: Transcript,
+    /// The case id (for addresses).
+    pub case_id: String,
+    /// The run's send hook.
+    pub hook: Option<Arc<dyn SendHook>>,
+    /// TLS and connect settings.
+    pub connect: ConnectOptions,
+}
+
+/// Most messages a link holds back for later steps while a step waits for another kind.
+pub const MAX_HELD: usize = 1000;
+
+/// One actor's connection through a protocol codec.
+pub struct Link<C: Codec> {
+    channel: Channel,
+    codec: C,
+    rec: Recorder,
+    env: LinkEnv,
+    sent: usize,
+    held: VecDeque<Inbound<C::In>>,
+    violations: Vec<Violation>,
+    ended: Option<Ended>,
+}
+
+/// Why a send did not go out.
+fn send_failure(e: TransportError) -> Failure {
+    match e {
+        TransportError::NotWebSocket => Failure::infra(e.to_string()),
+        e => Failure::check_only(
+            Vec::new(),
+            format!("could not send: the connection is gone ({e})"),
+        ),
+    }
+}
+
+impl<C: Codec> Link<C> {
+    /// Connects `actor` to `endpoint`. On WebSocket it offers `subprotocol` and checks the answer:
+    /// a missing or different answer breaks statement `subprotocol_spec`.
+    pub async fn open(
+        endpoint: &Endpoint,
+        env: &LinkEnv,
+        actor: &str,
+        subprotocol: &str,
+        subprotocol_spec: &str,
+        codec: C,
+    ) -> Result<Link<C>, Failure> {
+        let rec = env.transcript.recorder(actor);
+        let mut o = env.connect.clone();
+        let ws = endpoint.kind.is_websocket();
+        if ws {
+            o.subprotocol = Some(subprotocol.to_string());
+        }
+        let channel = match Channel::connect(endpoint, &o).await {
+            Ok(c) => c,
+            Err(TransportError::Subprotocol { why, .. }) => {
+                rec.event(Event::ConnectFailed {
+                    reason: format!("WebSocket handshake: {why}"),
+                });
+                return Err(Failure::check_only(
+                    vec![subprotocol_spec.into()],
+                    format!("the server did not select subprotocol `{subprotocol}`: {why}"),
+                ));
+            }
+            Err(e) => {
+                rec.event(Event::ConnectFailed {
+                    reason: e.to_string(),
+                });
+                return Err(Failure::infra(e.to_string()));
+            }
+        };
+        let mut violations = Vec::new();
+        if ws && channel.subprotocol() != Some(subprotocol) {
+            violations.push(Violation::new(
+                subprotocol_spec,
+                format!(
+                    "the server selected WebSocket subprotocol {:?}, not {subprotocol:?}",
+                    channel.subprotocol()
+                ),
+            ));
+        }
+        rec.event(Event::Connected {
+            transport: endpoint.kind.scheme().to_string(),
+            subprotocol: channel.subprotocol().map(str::to_string),
+        });
+        for v in &violations {
+            rec.event(Event::violation(v));
+        }
+        Ok(Link {
+            channel,
+            codec,
+            rec,
+            env: env.clone(),
+            sent: 0,
+            held: VecDeque::new(),
+            violations,
+            ended: None,
+        })
+    }
+
+    /// The recorder of this link's actor.
+    pub fn recorder(&self) -> &Recorder {
+        &self.rec
+    }
+
+    /// The actor's name.
+    pub fn actor(&self) -> &str {
+        self.rec.actor()
+    }
+
+    /// The codec (for protocol state such as the negotiated version).
+    pub fn codec(&self) -> &C {
+        &self.codec
+    }
+
+    /// The codec, to change its protocol state.
+    pub fn codec_mut(&mut self) -> &mut C {
+        &mut self.codec
+    }
+
+    /// Records a violation found by the protocol above the codec (e.g. during a macro).
+    pub fn record_violation(&mut self, v: Violation) {
+        self.rec.event(Event::violation(&v));
+        self.violations.push(v);
+    }
+
+    /// Violations of always-on rules seen since the last call.
+    pub fn take_violations(&mut self) -> Vec<Violation> {
+        std::mem::take(&mut self.violations)
+    }
+
+    /// How the link ended, if it has.
+    pub fn ended(&self) -> Option<&Ended> {
+        self.ended.as_ref()
+    }
+
+    /// Sends a structured message by `deadline`.
+    pub async fn send(&mut self, message: C::Out, deadline: Instant) -> Result<(), Failure> {
+        let view = Outgoing::Message(self.codec.describe(&message).0.data);
+        self.dispatch(Some(message), view, deadline).await
+    }
+
+    /// Sends a raw form (bytes, text or frame) by `deadline`.
+    pub async fn send_raw(&mut self, raw: Outgoing, deadline: Instant) -> Result<(), Failure> {
+        if let Outgoing::Message(v) = &raw {
+            let m = self
+                .codec
+                .message_from_data(v)
+                .map_err(|e| Failure::infra(format!("send: {e}")))?;
+            return self.send(m, deadline).await;
+        }
+        self.dispatch(None, raw, deadline).await
+    }
+
+    async fn dispatch(
+        &mut self,
+        typed: Option<C::Out>,
+        view: Outgoing,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let address = Address {
+            case: self.env.case_id.clone(),
+            step: self.env.transcript.step(),
+            actor: self.rec.actor().to_string(),
+            index: self.env.transcript.next_sent_index(),
+            actor_index: self.sent,
+        };
+        self.sent += 1;
+        let (typed, view) = match self
+            .env
+            .hook
+            .as_ref()
+            .and_then(|h| h.before_send(&address, &view))
+        {
+            None => (typed, view),
+            Some(Outgoing::Message(v)) => {
+                let m = self
+                    .codec
+                    .message_from_data(&v)
+                    .map_err(|e| Failure::infra(format!("send hook: {e}")))?;
+                (Some(m), Outgoing::Message(v))
+            }
+            Some(raw) => (None, raw),
+        };
+        let (wire, data, secret) = match &typed {
+            Some(m) => {
+                let wire = self
+                    .codec
+                    .encode(m)
+                    .map_err(|e| Failure::infra(format!("cannot encode: {e}")))?;
+                let (data, secret) = self.codec.describe(m);
+                (WireOut::from(wire), data, secret)
+            }
+            None => raw_wire(view),
+        };
+        let raw = if secret {
+            None
+        } else {
+            Some(Raw::bounded(wire.bytes()))
+        };
+        self.rec.sent(address.index, Some(data), raw);
+        let write = async {
+            match wire {
+                WireOut::Bytes(b) => self.channel.send_bytes(&b).await,
+                WireOut::Text(t) => self.channel.send_text(&t).await,
+                WireOut::Frame(f) => {
+                    self.channel
+                        .send_frame(f.opcode, f.fin, f.rsv, f.payload)
+                        .await
+                }
+            }
+        };
+        match tokio::time::timeout_at(deadline, write).await {
+            Ok(r) => r.map_err(send_failure),
+            Err(_) => Err(Failure::check_only(
+                Vec::new(),
+                "could not send before the deadline: the server does not read",
+            )),
+        }
+    }
+
+    /// Reads the next message, whatever it is.
+    pub async fn recv(&mut self, deadline: Instant) -> Recv<C::In> {
+        self.recv_skipping(deadline, |_| false).await
+    }
+
+    /// Reads the next message that `skip` does not pass over; passed-over messages are held, in
+    /// order, for later reads. For messages the protocol leaves unordered relative to the one a
+    /// step waits for.
+    pub async fn recv_skipping(
+        &mut self,
+        deadline: Instant,
+        mut skip: impl FnMut(&Inbound<C::In>) -> bool,
+    ) -> Recv<C::In> {
+        if let Some(pos) = self.held.iter().position(|m| !skip(m))
+            && let Some(m) = self.held.remove(pos)
+        {
+            return Recv::Message(m);
+        }
+        loop {
+            match self.read_one(deadline).await {
+                Recv::Message(m) if self.held.len() < MAX_HELD && skip(&m) => {
+                    self.held.push_back(m)
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether messages are held back from earlier reads.
+    pub fn has_held(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    async fn read_one(&mut self, deadline: Instant) -> Recv<C::In> {
+        loop {
+            if let Some(m) = self.codec.decode() {
+                self.record_inbound(&m);
+                if let Some(why) = &m.fatal {
+                    let spec = m.violations.first().map(|v| v.spec.clone());
+                    self.end(
+                        ClosedBy::Wirecheck,
+                        CloseHow::Unusable {
+                            reason: why.clone(),
+                        },
+                        spec,
+                    );
+                }
+                return Recv::Message(m);
+            }
+            if let Some(e) = &self.ended {
+                return Recv::Ended(e.clone());
+            }
+            let got = match tokio::time::timeout_at(deadline, self.channel.recv()).await {
+                Err(_) => return Recv::Timeout,
+                Ok(r) => r,
+            };
+            for (spec, detail) in self.channel.take_violations() {
+                let v = Violation::new(spec, detail);
+                self.rec.event(Event::violation(&v));
+                self.violations.push(v);
+            }
+            let incoming = match got {
+                Received::Bytes(b) => Incoming::Bytes(b),
+                Received::Binary(b) => Incoming::Binary(b),
+                Received::Text(t) => Incoming::Text(t),
+                Received::Closed(c) => {
+                    let (by, how, spec) = match c {
+                        Closed::Eof => (ClosedBy::Peer, CloseHow::Eof, None),
+                        Closed::Reset(reason) => (ClosedBy::Peer, CloseHow::Reset { reason }, None),
+                        Closed::WsClose { code, reason } => {
+                            (ClosedBy::Peer, CloseHow::WsClose { code, reason }, None)
+                        }
+                        Closed::WsProtocol { reason, spec } => {
+                            if let Some(s) = spec {
+                                let v = Violation::new(s, reason.clone());
+                                self.rec.event(Event::violation(&v));
+                                self.violations.push(v);
+                            }
+                            (
+                                ClosedBy::Wirecheck,
+                                CloseHow::WsProtocol { reason },
+                                spec.map(str::to_string),
+                            )
+                        }
+                    };
+                    self.end(by, how, spec);
+                    continue;
+                }
+            };
+            let vs = self.codec.feed(incoming);
+            for v in &vs {
+                self.rec.event(Event::violation(v));
+            }
+            self.violations.extend(vs);
+        }
+    }
+
+    fn record_inbound(&mut self, m: &Inbound<C::In>) {
+        let flagged = m.message.is_none() || !m.violations.is_empty();
+        self.rec
+            .received(Some(m.data.clone()), Some(Raw::bounded(&m.raw)), flagged);
+        for v in &m.violations {
+            self.rec.event(Event::violation(v));
+        }
+        self.violations.extend(m.violations.iter().cloned());
+    }
+
+    fn end(&mut self, by: ClosedBy, how: CloseHow, spec: Option<String>) {
+        if self.ended.is_some() {
+            return;
+        }
+        self.rec.event(Event::Closed {
+            by,
+            how: how.clone(),
+        });
+        self.channel.abort();
+        self.ended = Some(Ended { by, how, spec });
+    }
+
+    /// Starts a polite close (WebSocket close 1000, or TCP write shutdown); read on to see the
+    /// server's side.
+    pub async fn close(&mut self, deadline: Instant) {
+        let _ = tokio::time::timeout_at(deadline, self.channel.close()).await;
+    }
+
+    /// Drops the connection at once.
+    pub fn abort(&mut self) {
+        if self.ended.is_none() {
+            self.channel.abort();
+            self.ended = Some(Ended {
+                by: ClosedBy::Wirecheck,
+                how: CloseHow::Local,
+                spec: None,
+            });
+        }
+    }
+}
+
+/// What goes on the wire.
+enum WireOut {
+    Bytes(Vec<u8>),
+    Text(String),
+    Frame(RawFrame),
+}
+
+impl WireOut {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            WireOut::Bytes(b) => b,
+            WireOut::Text(t) => t.as_bytes(),
+            WireOut::Frame(f) => &f.payload,
+        }
+    }
+}
+
+impl From<Wire> for WireOut {
+    fn from(w: Wire) -> Self {
+        match w {
+            Wire::Bytes(b) => WireOut::Bytes(b),
+            Wire::Text(t) => WireOut::Text(t),
+        }
+    }
+}
+
+/// The wire form and transcript form of a raw send (no secrets: the case wrote them out).
+fn raw_wire(view: Outgoing) -> (WireOut, MessageData, bool) {
+    let (data, wire) = match view {
+        Outgoing::Bytes(b) => (
+            MessageData {
+                data: json!({ "raw": "bytes", "len": b.len() }),
+                summary: format!("bytes ({} bytes)", b.len()),
+            },
+            WireOut::Bytes(b),
+        ),
+        Outgoing::Text(t) => (
+            MessageData {
+                data: json!({ "raw": "text", "text": t }),
+                summary: format!("text {t:?}"),
+            },
+            WireOut::Text(t),
+        ),
+        Outgoing::Frame(f) => (
+            MessageData {
+                data: json!({ "raw": "frame", "opcode": f.opcode, "fin": f.fin, "rsv": f.rsv, "len": f.payload.len() }),
+                summary: format!("frame opcode={} fin={} rsv={}", f.opcode, f.fin, f.rsv),
+            },
+            WireOut::Frame(f),
+        ),
+        // A structured message always travels typed; this arm is never taken.
+        Outgoing::Message(v) => (
+            MessageData {
+                summary: v.to_string(),
+                data: v,
+            },
+            WireOut::Bytes(Vec::new()),
+        ),
+    };
+    (wire, data, false)
+}

@@ -1,0 +1,101 @@
+//! What a step can end in besides success: a failed expectation, an always-on protocol
+//! violation, or an infrastructure error — each located in the case file and, where known,
+//! naming the statement that broke.
+
+use crate::case::SourceLoc;
+use crate::violation::Violation;
+
+/// Why a check did not hold, as the verdict needs to tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// A step's expectation did not hold (wrong message, nothing arrived, no close).
+    Expectation,
+    /// An always-on rule (strict decoder, framing, WebSocket) was broken by the server.
+    Violation,
+    /// Infrastructure or setup: refused connection, too few accounts, refused credentials.
+    Infra,
+}
+
+/// One failed check (or infrastructure problem), located in the case file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failure {
+    /// Expectation, violation or infra.
+    pub kind: FailureKind,
+    /// The statement ids the failed check verifies (empty when none is known).
+    pub spec: Vec<String>,
+    /// What went wrong, in one line.
+    pub message: String,
+    /// What was expected, if it can be said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What arrived instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+    /// The step in the case file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLoc>,
+    /// The actor concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Whether `spec` was set by the check itself (true) or is still open for the step's or the
+    /// case's statements (false).
+    #[serde(skip)]
+    pub spec_fixed: bool,
+}
+
+impl Failure {
+    /// A failed expectation; an empty `spec` is filled from the step or the case later.
+    pub fn check(spec: Vec<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Expectation,
+            spec_fixed: !spec.is_empty(),
+            spec,
+            message: message.into(),
+            expected: None,
+            actual: None,
+            location: None,
+            actor: None,
+        }
+    }
+    /// A failed expectation that names exactly `spec` (possibly none): never blamed on the case's
+    /// other statements.
+    pub fn check_only(spec: Vec<String>, message: impl Into<String>) -> Self {
+        Self {
+            spec_fixed: true,
+            ..Self::check(spec, message)
+        }
+    }
+    /// A broken always-on rule.
+    pub fn violation(v: &Violation) -> Self {
+        Self {
+            kind: FailureKind::Violation,
+            ..Self::check_only(vec![v.spec.clone()], v.detail.clone())
+        }
+    }
+    /// An infrastructure problem.
+    pub fn infra(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Infra,
+            ..Self::check_only(Vec::new(), message)
+        }
+    }
+    /// Adds the expected / actual pair.
+    pub fn with_diff(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self.actual = Some(actual.into());
+        self
+    }
+    /// Adds what actually arrived.
+    pub fn with_actual(mut self, actual: impl Into<String>) -> Self {
+        self.actual = Some(actual.into());
+        self
+    }
+    /// Sets the statements when the check did not fix them itself.
+    pub fn or_spec(mut self, spec: &[String]) -> Self {
+        if !self.spec_fixed && self.spec.is_empty() {
+            self.spec = spec.to_vec();
+        }
+        self
+    }
+}
