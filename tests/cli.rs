@@ -179,7 +179,7 @@ fn a_failing_check_exits_1_and_names_statement_and_place() {
         "wrong.yaml",
         &GOOD_CASE.replace(
             "packet: { type: pingresp }",
-            "packet: { type: puback, id: 1 }",
+            "packet: { type: puback, id: 1 }, spec: [MQTT-3.12.4-1], timeout: 300ms",
         ),
     );
     let out = wirecheck(&["run", p.to_str().unwrap()]);

@@ -439,14 +439,29 @@ impl MqttActor {
             Recv::Ended(e) => {
                 Err(ended_failure(rule, "a packet", &e).with_diff(shown, e.to_string()))
             }
-            Recv::Timeout => Err(Failure::check(
-                rule,
-                format!(
-                    "expected a packet within {:.1}s; nothing arrived",
-                    waited.as_secs_f64()
-                ),
-            )
-            .with_diff(shown, "nothing")),
+            Recv::Timeout => {
+                let held = self.link.held();
+                let (what, actual) = match held.first() {
+                    None => ("nothing arrived".to_string(), "nothing".to_string()),
+                    Some(first) => (
+                        format!("only {} packet(s) of other types arrived", held.len()),
+                        first.clone(),
+                    ),
+                };
+                Err(Failure::check(
+                    rule,
+                    format!(
+                        "expected a {} within {:.1}s; {what}",
+                        if want.is_empty() {
+                            "packet".into()
+                        } else {
+                            want.to_uppercase()
+                        },
+                        waited.as_secs_f64()
+                    ),
+                )
+                .with_diff(shown, actual))
+            }
         }
     }
 

@@ -399,9 +399,9 @@ impl<C: Codec> Link<C> {
         }
     }
 
-    /// Whether messages are held back from earlier reads.
-    pub fn has_held(&self) -> bool {
-        !self.held.is_empty()
+    /// Summaries of the messages held back from earlier reads, oldest first.
+    pub fn held(&self) -> Vec<String> {
+        self.held.iter().map(|m| m.data.summary.clone()).collect()
     }
 
     async fn read_one(&mut self, deadline: Instant) -> Recv<C::In> {

@@ -225,7 +225,8 @@ impl Entry {
     /// The entry as one line of text (message summary or event), bounded.
     pub fn summary(&self) -> String {
         let s = match (&self.message, &self.event) {
-            (Some(m), _) => m.summary.clone(),
+            // Cut when recorded.
+            (Some(m), _) => return m.summary.clone(),
             (None, Some(e)) => e.summary(),
             (None, None) => match &self.raw {
                 Some(r) => format!("{} bytes", r.bytes.len() + r.truncated),

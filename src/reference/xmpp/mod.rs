@@ -259,6 +259,9 @@ async fn connection(
             }
         }
         if closing {
+            // The session ends before the WebSocket does: a client that has seen the close
+            // may log in again at once and must not meet this resource any more.
+            session.on_disconnect();
             // RFC7395-3.6-1: the closing party starts the WebSocket closing handshake.
             let _ = sink.send(Message::Close(None)).await;
             let wait_close = async {
