@@ -8,7 +8,7 @@ fn ids_in(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, _) in text.match_indices(['M', 'R']) {
         let rest = &text[i..];
-        let prefix = ["MQTT-", "RFC7395-", "RFC6120-", "RFC6121-"]
+        let prefix = ["MQTT-", "RFC7395-", "RFC6120-", "RFC6121-", "RFC6455-"]
             .into_iter()
             .find(|p| rest.starts_with(p));
         let Some(prefix) = prefix else { continue };

@@ -83,6 +83,12 @@ impl Progress {
                 r.id,
                 r.reason.as_deref().unwrap_or("")
             )),
+            Verdict::Interrupted => Some(format!(
+                "{} {} ({})",
+                self.style.paint("35", "INTR "),
+                r.id,
+                r.reason.as_deref().unwrap_or("")
+            )),
         };
         match &self.bar {
             Some(b) => {
@@ -158,6 +164,12 @@ pub fn closing_line(t: &Totals) -> String {
     }
     if t.skipped > 0 {
         line.push_str(&format!(", {} skipped", t.skipped));
+    }
+    if t.xpassed > 0 {
+        line.push_str(&format!(", {} xpassed", t.xpassed));
+    }
+    if t.interrupted > 0 {
+        line.push_str(&format!(", {} interrupted", t.interrupted));
     }
     if t.xfailed > 0 {
         line.push_str(&format!(", {} xfailed", t.xfailed));

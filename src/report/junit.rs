@@ -64,18 +64,11 @@ pub fn build(run_name: &str, results: &[CaseResult]) -> Report {
                     }
                     s
                 }
-                Verdict::Skip | Verdict::Xfail => {
+                Verdict::Skip | Verdict::Xfail | Verdict::Interrupted => {
                     let mut s = TestCaseStatus::skipped();
                     if let TestCaseStatus::Skipped { message, .. } = &mut s {
                         let reason = r.reason.clone().unwrap_or_default();
-                        *message = Some(
-                            if r.verdict == Verdict::Xfail {
-                                format!("xfail: {reason}")
-                            } else {
-                                format!("skip: {reason}")
-                            }
-                            .into(),
-                        );
+                        *message = Some(format!("{}: {reason}", r.verdict.name()).into());
                     }
                     s
                 }

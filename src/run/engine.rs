@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::case::model::ExpectCloseStep;
 use crate::case::{Case, CaseStep, Step};
 use crate::run::registry;
+use crate::run::stop::Stop;
 use crate::run::verdict::{CaseResult, Failure, FailureKind, Verdict, judge};
 use crate::seam::transcript::{CloseHow, ClosedBy, Transcript};
 use crate::seam::{ActorSession, CaseState, Ended, LinkEnv, Next, SendHook, StepCx};
@@ -34,6 +35,8 @@ pub struct RunOptions {
     pub run_id: String,
     /// Sees, and may replace, every message before it is sent (the fuzzer's way in).
     pub hook: Option<Arc<dyn SendHook>>,
+    /// Given by Ctrl-C / SIGTERM: running cases stop their steps and clean up.
+    pub stop: Stop,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for RunOptions {
             .field("connect", &self.connect)
             .field("run_id", &self.run_id)
             .field("hook", &self.hook.is_some())
+            .field("stop", &self.stop.is_set())
             .finish()
     }
 }
@@ -58,6 +62,7 @@ impl Default for RunOptions {
             connect: ConnectOptions::default(),
             run_id: new_run_id(),
             hook: None,
+            stop: Stop::new(),
         }
     }
 }
@@ -168,15 +173,25 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
         "ns",
         format!("wirecheck/{}/{}", opts.run_id, ns_segment(&case.id)),
     );
-    match protocol.prepare(case, target, &mut run.vars, &tag).await {
-        Ok(state) => run.state = Some(state),
-        Err(f) => run.failures.push(f),
+    let stop = opts.stop.clone();
+    let mut interrupted = false;
+    tokio::select! {
+        prepared = protocol.prepare(case, target, &mut run.vars, &tag) => match prepared {
+            Ok(state) => run.state = Some(state),
+            Err(f) => run.failures.push(f),
+        },
+        _ = stop.wait() => interrupted = true,
     }
-    if run.failures.is_empty() && tokio::time::timeout(bound, run.steps()).await.is_err() {
-        run.failures.push(Failure::infra(format!(
-            "case did not finish within its overall bound of {}s",
-            bound.as_secs()
-        )));
+    if run.failures.is_empty() && !interrupted {
+        tokio::select! {
+            done = tokio::time::timeout(bound, run.steps()) => if done.is_err() {
+                run.failures.push(Failure::infra(format!(
+                    "case did not finish within its overall bound of {}s",
+                    bound.as_secs()
+                )));
+            },
+            _ = stop.wait() => interrupted = true,
+        }
     }
     transcript.set_step(None);
     // Cleanup talks to the server too, so it gets a bound of its own.
@@ -199,7 +214,14 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
     result.generated = run.generated();
     result.failures = run.failures;
     result.duration = started.elapsed();
-    let (verdict, reason) = judge(case, target, &result.failures);
+    let (verdict, reason) = if interrupted {
+        (
+            Verdict::Interrupted,
+            Some("stopped by a signal; its cleanup ran".to_string()),
+        )
+    } else {
+        judge(case, target, &result.failures)
+    };
     result.verdict = verdict;
     result.reason = reason;
     result

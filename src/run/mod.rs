@@ -5,6 +5,7 @@ pub mod engine;
 pub mod plan;
 pub mod registry;
 pub mod scheduler;
+pub mod stop;
 pub mod verdict;
 
 /// The typed transcript (defined in the seam both protocols and the engine share).

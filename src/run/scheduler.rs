@@ -28,7 +28,13 @@ pub async fn run_all(
         let opts = opts.clone();
         let on_done = on_done.clone();
         handles.push(tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let _permit = tokio::select! {
+                p = permits.acquire_owned() => p,
+                _ = opts.stop.wait() => return not_started(&case, on_done.as_ref()),
+            };
+            if opts.stop.is_set() {
+                return not_started(&case, on_done.as_ref());
+            }
             let result = run_case(&case, &target, &opts).await;
             on_done(&result);
             result
@@ -50,4 +56,13 @@ pub async fn run_all(
         }
     }
     results
+}
+
+/// The result of a case a stop signal kept from starting.
+fn not_started(case: &Case, on_done: &dyn Fn(&CaseResult)) -> CaseResult {
+    let mut r = blank_result(case);
+    r.verdict = Verdict::Interrupted;
+    r.reason = Some("not started: the run was interrupted".into());
+    on_done(&r);
+    r
 }

@@ -25,6 +25,8 @@ pub enum Verdict {
     Xfail,
     /// Passed, although the profile declares a deviation for it: the declaration is stale.
     Xpass,
+    /// Stopped by a signal before it could finish (or before it started).
+    Interrupted,
 }
 
 impl Verdict {
@@ -37,6 +39,7 @@ impl Verdict {
             Verdict::Skip => "skip",
             Verdict::Xfail => "xfail",
             Verdict::Xpass => "xpass",
+            Verdict::Interrupted => "interrupted",
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct Totals {
     pub xfailed: usize,
     /// Declared deviations that passed.
     pub xpassed: usize,
+    /// Cases a signal stopped.
+    pub interrupted: usize,
 }
 
 impl Totals {
@@ -118,6 +123,7 @@ impl Totals {
                 Verdict::Skip => t.skipped += 1,
                 Verdict::Xfail => t.xfailed += 1,
                 Verdict::Xpass => t.xpassed += 1,
+                Verdict::Interrupted => t.interrupted += 1,
             }
         }
         t
