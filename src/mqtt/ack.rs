@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::error::EncodeError;
 use super::packet::PacketType;
-use super::wire::{PROTOCOL_VIOLATION, Reader, put_u16, truncated};
+use super::rules::Rule;
+use super::wire::{Reader, put_u16, truncated};
 use crate::violation::Violation;
 
 /// The body of PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK.
@@ -26,27 +28,29 @@ impl Ack {
         Ok(kind.required_flags().unwrap_or(0))
     }
 
-    /// Reads the packet identifier of a `kind` packet; an id of 0 cannot answer any packet.
+    /// Reads the packet identifier of a `kind` packet of `version`; an id of 0 cannot answer any packet.
     pub(crate) fn decode(
         kind: PacketType,
         r: &mut Reader<'_>,
+        version: Version,
         v: &mut Vec<Violation>,
     ) -> Result<Self, Violation> {
         let id = r.u16().ok_or_else(|| {
             truncated(
-                PROTOCOL_VIOLATION,
+                Rule::TruncatedField,
+                version,
                 format!("{} ends before its packet identifier", kind.name()),
             )
         })?;
         if id == 0 {
-            // The acknowledged packet must have carried a non-zero id (MQTT-2.3.1-1), so 0 echoes none.
-            let spec = match kind {
-                PacketType::Unsuback => "MQTT-2.3.1-7",
-                PacketType::Pubcomp => "MQTT-4.3.3-2",
-                _ => "MQTT-2.3.1-6",
+            // The acknowledged packet must have carried a non-zero id, so 0 echoes none.
+            let rule = match kind {
+                PacketType::Unsuback => Rule::SubscriptionAckSameId,
+                PacketType::Pubcomp => Rule::PubcompSameId,
+                _ => Rule::PublishAckSameId,
             };
-            v.push(Violation::new(
-                spec,
+            v.extend(rule.violation(
+                version,
                 format!(
                     "{} has packet identifier 0, which no PUBLISH/SUBSCRIBE/UNSUBSCRIBE may carry",
                     kind.name()

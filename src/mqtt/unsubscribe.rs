@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::error::EncodeError;
-use super::wire::{PROTOCOL_VIOLATION, Reader, put_prefixed, put_u16, text, truncated};
+use super::rules::Rule;
+use super::wire::{Reader, put_prefixed, put_u16, text, truncated};
 use crate::violation::Violation;
 
 /// UNSUBSCRIBE: packet identifier and topic filters to remove.
@@ -26,32 +28,40 @@ impl Unsubscribe {
         Ok(0b0010)
     }
 
-    /// Reads an UNSUBSCRIBE body, reporting every deviation.
-    pub(crate) fn decode(r: &mut Reader<'_>, v: &mut Vec<Violation>) -> Result<Self, Violation> {
+    /// Reads an UNSUBSCRIBE body of `version`, reporting every deviation.
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        version: Version,
+        v: &mut Vec<Violation>,
+    ) -> Result<Self, Violation> {
         let id = r.u16().ok_or_else(|| {
             truncated(
-                PROTOCOL_VIOLATION,
+                Rule::TruncatedField,
+                version,
                 "UNSUBSCRIBE ends before its packet identifier",
             )
         })?;
         if id == 0 {
-            v.push(Violation::new(
-                "MQTT-2.3.1-1",
-                "UNSUBSCRIBE has packet identifier 0",
-            ));
+            v.extend(
+                Rule::PacketIdNonZeroClient
+                    .violation(version, "UNSUBSCRIBE has packet identifier 0"),
+            );
         }
         let mut topics = Vec::new();
         while r.remaining() > 0 {
             let bytes = r.prefixed().ok_or_else(|| {
-                truncated(PROTOCOL_VIOLATION, "UNSUBSCRIBE ends inside a topic filter")
+                truncated(
+                    Rule::TruncatedField,
+                    version,
+                    "UNSUBSCRIBE ends inside a topic filter",
+                )
             })?;
-            topics.push(text(bytes, "UNSUBSCRIBE topic filter", v));
+            topics.push(text(bytes, "UNSUBSCRIBE topic filter", version, v));
         }
         if topics.is_empty() {
-            v.push(Violation::new(
-                "MQTT-3.10.3-2",
-                "UNSUBSCRIBE has no topic filter",
-            ));
+            v.extend(
+                Rule::UnsubscribeHasFilter.violation(version, "UNSUBSCRIBE has no topic filter"),
+            );
         }
         Ok(Self { id, topics })
     }
