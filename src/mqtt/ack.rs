@@ -64,7 +64,7 @@ impl Ack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, decode_s2c, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     #[test]
@@ -90,17 +90,41 @@ mod tests {
     #[test]
     fn violations() {
         // Reserved fixed-header flags.
-        assert_eq!(s2c_specs(&[0x41, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
-        assert_eq!(s2c_specs(&[0x60, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
-        assert_eq!(c2s_specs(&[0x6a, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
+        assert_eq!(
+            s2c_specs(&[0x41, 0x02, 0x00, 0x07]),
+            ids([Rule::ReservedFlags])
+        );
+        assert_eq!(
+            s2c_specs(&[0x60, 0x02, 0x00, 0x07]),
+            ids([Rule::ReservedFlags])
+        );
+        assert_eq!(
+            c2s_specs(&[0x6a, 0x02, 0x00, 0x07]),
+            ids([Rule::ReservedFlags])
+        );
         // Identifier 0.
-        assert_eq!(s2c_specs(&[0x40, 0x02, 0x00, 0x00]), ["MQTT-2.3.1-6"]);
-        assert_eq!(s2c_specs(&[0x70, 0x02, 0x00, 0x00]), ["MQTT-4.3.3-2"]);
-        assert_eq!(s2c_specs(&[0xb0, 0x02, 0x00, 0x00]), ["MQTT-2.3.1-7"]);
+        assert_eq!(
+            s2c_specs(&[0x40, 0x02, 0x00, 0x00]),
+            ids([Rule::PublishAckSameId])
+        );
+        assert_eq!(
+            s2c_specs(&[0x70, 0x02, 0x00, 0x00]),
+            ids([Rule::PubcompSameId])
+        );
+        assert_eq!(
+            s2c_specs(&[0xb0, 0x02, 0x00, 0x00]),
+            ids([Rule::SubscriptionAckSameId])
+        );
         // Trailing bytes after the identifier.
-        assert_eq!(s2c_specs(&[0x40, 0x03, 0x00, 0x07, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            s2c_specs(&[0x40, 0x03, 0x00, 0x07, 0x00]),
+            ids([Rule::TrailingBytes])
+        );
         // UNSUBACK from a client.
-        assert_eq!(c2s_specs(&[0xb0, 0x02, 0x00, 0x01]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            c2s_specs(&[0xb0, 0x02, 0x00, 0x01]),
+            ids([Rule::WrongDirection])
+        );
         // Identifier cut short inside a complete remaining length.
         assert!(matches!(
             decode_c2s(&[0x40, 0x01, 0x00]),

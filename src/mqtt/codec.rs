@@ -302,6 +302,18 @@ pub(crate) mod tests {
         specs(decode_s2c(bytes))
     }
 
+    /// The 3.1.1 id of `rule`, as the decoder reports it.
+    pub(crate) fn id(rule: Rule) -> String {
+        rule.id(Version::V311)
+            .expect("every rule checked so far has a 3.1.1 statement")
+            .to_string()
+    }
+
+    /// The 3.1.1 ids of `rules`, in order.
+    pub(crate) fn ids<const N: usize>(rules: [Rule; N]) -> Vec<String> {
+        rules.into_iter().map(id).collect()
+    }
+
     #[test]
     fn empty_body_vectors() {
         for (packet, bytes, direction) in [
@@ -337,16 +349,54 @@ pub(crate) mod tests {
 
     #[test]
     fn fixed_header_violations() {
-        assert_eq!(s2c_specs(&[0xd1, 0x00]), ["MQTT-2.2.2-1"]);
-        assert_eq!(c2s_specs(&[0xe2, 0x00]), ["MQTT-2.2.2-1"]);
+        assert_eq!(s2c_specs(&[0xd1, 0x00]), ids([Rule::ReservedFlags]));
+        assert_eq!(c2s_specs(&[0xe2, 0x00]), ids([Rule::ReservedFlags]));
         // Non-minimal remaining length: 0 in two bytes, 2 in four bytes.
-        assert_eq!(s2c_specs(&[0xd0, 0x80, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            s2c_specs(&[0xd0, 0x80, 0x00]),
+            ids([Rule::NonMinimalLength])
+        );
         let d = decode_s2c(&[0x40, 0x82, 0x80, 0x80, 0x00, 0x00, 0x07]).unwrap();
         assert_eq!(d.packet, Packet::Puback(Ack { id: 7 }));
         assert_eq!(d.violations.len(), 1);
         assert!(d.violations[0].detail.contains("4 bytes"));
         // Trailing bytes in a packet with no fields.
-        assert_eq!(s2c_specs(&[0xd0, 0x01, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(s2c_specs(&[0xd0, 0x01, 0x00]), ids([Rule::TrailingBytes]));
+    }
+
+    #[test]
+    fn the_version_picks_the_statement_ids() {
+        // Decoder::next refuses 5.0 until its packet layouts exist; PINGREQ and PINGRESP are laid
+        // out alike in both versions, so decode_packet shows which id each version reports.
+        let specs = |raw: &[u8], version, direction| -> Vec<String> {
+            let (_, v) = decode_packet(raw, 2, version, direction).expect("decodable");
+            v.into_iter().map(|v| v.spec).collect()
+        };
+        let s2c = Direction::ServerToClient;
+        for (raw, rule) in [
+            (&[0xd1, 0x00][..], Rule::ReservedFlags),
+            (&[0xd0, 0x01, 0x00], Rule::TrailingBytes),
+            (&[0xc0, 0x00], Rule::WrongDirection),
+        ] {
+            let (v311, v5) = (rule.id(Version::V311), rule.id(Version::V5));
+            assert_ne!(v311, v5, "{rule:?}");
+            assert_eq!(
+                specs(raw, Version::V311, s2c),
+                Vec::from_iter(v311.map(String::from))
+            );
+            assert_eq!(
+                specs(raw, Version::V5, s2c),
+                Vec::from_iter(v5.map(String::from))
+            );
+        }
+        // The packet-specific statement named beside the general one is the version's too.
+        let (_, v) = decode_packet(&[0xe2, 0x00], 2, Version::V5, Direction::ClientToServer)
+            .expect("decodable");
+        let want = Rule::ReservedFlagsDisconnect.id(Version::V5).unwrap();
+        assert!(
+            v[0].detail.ends_with(&format!("(see also {want})")),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -359,10 +409,18 @@ pub(crate) mod tests {
             &[0xc0, 0x00],
             &[0xe0, 0x00],
         ] {
-            assert_eq!(s2c_specs(bytes), ["MQTT-4.8.0-1"], "{bytes:02x?}");
+            assert_eq!(
+                s2c_specs(bytes),
+                ids([Rule::WrongDirection]),
+                "{bytes:02x?}"
+            );
         }
         for bytes in [&[0x20, 0x02, 0x00, 0x00][..], &[0xd0, 0x00]] {
-            assert_eq!(c2s_specs(bytes), ["MQTT-4.8.0-1"], "{bytes:02x?}");
+            assert_eq!(
+                c2s_specs(bytes),
+                ids([Rule::WrongDirection]),
+                "{bytes:02x?}"
+            );
         }
     }
 
@@ -377,7 +435,7 @@ pub(crate) mod tests {
                     raw: got,
                 }) => {
                     assert_eq!(got, raw);
-                    assert_eq!(violation.spec, "MQTT-4.8.0-1");
+                    assert_eq!(violation.spec, id(Rule::ReservedPacketType));
                 }
                 other => panic!("{other:?}"),
             }

@@ -73,7 +73,7 @@ impl Connack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{decode_s2c, ids, s2c_specs};
     use crate::mqtt::{Packet, Version, encode};
 
     #[test]
@@ -100,11 +100,23 @@ mod tests {
 
     #[test]
     fn violations() {
-        assert_eq!(s2c_specs(&[0x20, 0x02, 0x02, 0x00]), ["MQTT-4.8.0-1"]);
-        assert_eq!(s2c_specs(&[0x20, 0x02, 0x00, 0x06]), ["MQTT-4.8.0-1"]);
-        assert_eq!(s2c_specs(&[0x20, 0x02, 0x01, 0x01]), ["MQTT-3.2.2-4"]);
+        assert_eq!(
+            s2c_specs(&[0x20, 0x02, 0x02, 0x00]),
+            ids([Rule::ConnackReservedFlags])
+        );
+        assert_eq!(
+            s2c_specs(&[0x20, 0x02, 0x00, 0x06]),
+            ids([Rule::ConnackReservedCode])
+        );
+        assert_eq!(
+            s2c_specs(&[0x20, 0x02, 0x01, 0x01]),
+            ids([Rule::RefusalNotPresent])
+        );
         // Trailing byte after the return code.
-        assert_eq!(s2c_specs(&[0x20, 0x03, 0x00, 0x00, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            s2c_specs(&[0x20, 0x03, 0x00, 0x00, 0x00]),
+            ids([Rule::TrailingBytes])
+        );
         assert!(matches!(
             decode_s2c(&[0x20, 0x01, 0x00]),
             Err(crate::mqtt::DecodeError::Malformed { .. })

@@ -269,7 +269,7 @@ impl Connect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{decode_c2s, only_specs};
+    use crate::mqtt::codec::tests::{decode_c2s, id, ids, only_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     const MINIMAL: &[u8] = &[
@@ -328,23 +328,32 @@ mod tests {
     #[test]
     fn flag_violations() {
         let id = &[0x00, 0x01, b'a'];
-        assert_eq!(only_specs(&with_flags(0x03, id)), ["MQTT-3.1.2-3"]);
-        assert_eq!(only_specs(&with_flags(0x0a, id)), ["MQTT-3.1.2-13"]);
-        assert_eq!(only_specs(&with_flags(0x22, id)), ["MQTT-3.1.2-15"]);
+        assert_eq!(
+            only_specs(&with_flags(0x03, id)),
+            ids([Rule::ConnectReservedFlag])
+        );
+        assert_eq!(
+            only_specs(&with_flags(0x0a, id)),
+            ids([Rule::WillQosWithoutWill])
+        );
+        assert_eq!(
+            only_specs(&with_flags(0x22, id)),
+            ids([Rule::WillRetainWithoutWill])
+        );
         assert_eq!(
             only_specs(&with_flags(0x42, &[0x00, 0x01, b'a', 0x00, 0x01, b'p'])),
-            ["MQTT-3.1.2-22"]
+            ids([Rule::PasswordNeedsUsername])
         );
         assert_eq!(
             only_specs(&with_flags(
                 0x1e,
                 &[0x00, 0x01, b'a', 0x00, 0x01, b'w', 0x00, 0x00]
             )),
-            ["MQTT-3.1.2-14"]
+            ids([Rule::WillQosNot3])
         );
         assert_eq!(
             only_specs(&with_flags(0x00, &[0x00, 0x00])),
-            ["MQTT-3.1.3-7"]
+            ids([Rule::EmptyClientIdCleanSession])
         );
         let d = decode_c2s(&with_flags(0x03, id)).unwrap();
         let Packet::Connect(c) = d.packet else {
@@ -358,7 +367,7 @@ mod tests {
         // Trailing bytes where no user name may be.
         assert_eq!(
             only_specs(&with_flags(0x02, &[0x00, 0x01, b'a', 0x00, 0x01, b'u'])),
-            ["MQTT-3.1.2-18"]
+            ids([Rule::UsernameAbsentUnflagged])
         );
         // Trailing bytes with a user name but no password flag.
         assert_eq!(
@@ -366,23 +375,23 @@ mod tests {
                 0x82,
                 &[0x00, 0x01, b'a', 0x00, 0x01, b'u', 0x00]
             )),
-            ["MQTT-3.1.2-20"]
+            ids([Rule::PasswordAbsentUnflagged])
         );
         // Client id not UTF-8, user name with U+0000, will topic with a wildcard.
         assert_eq!(
             only_specs(&with_flags(0x02, &[0x00, 0x01, 0xff])),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         assert_eq!(
             only_specs(&with_flags(0x82, &[0x00, 0x01, b'a', 0x00, 0x01, 0x00])),
-            ["MQTT-1.5.3-2"]
+            ids([Rule::Utf8NoNull])
         );
         assert_eq!(
             only_specs(&with_flags(
                 0x06,
                 &[0x00, 0x01, b'a', 0x00, 0x01, b'#', 0x00, 0x00]
             )),
-            ["MQTT-4.7.1-1"]
+            ids([Rule::TopicNameNoWildcard])
         );
     }
 
@@ -400,26 +409,29 @@ mod tests {
     fn missing_fields_are_malformed() {
         assert_eq!(
             malformed_spec(&with_flags(0x06, &[0x00, 0x01, b'a'])),
-            "MQTT-3.1.2-9"
+            id(Rule::WillFieldsPresent)
         );
         assert_eq!(
             malformed_spec(&with_flags(0x06, &[0x00, 0x01, b'a', 0x00, 0x01, b'w'])),
-            "MQTT-3.1.2-9"
+            id(Rule::WillFieldsPresent)
         );
         assert_eq!(
             malformed_spec(&with_flags(0x82, &[0x00, 0x01, b'a'])),
-            "MQTT-3.1.2-19"
+            id(Rule::UsernamePresentFlagged)
         );
         assert_eq!(
             malformed_spec(&with_flags(0xc2, &[0x00, 0x01, b'a', 0x00, 0x00])),
-            "MQTT-3.1.2-21"
+            id(Rule::PasswordPresentFlagged)
         );
-        assert_eq!(malformed_spec(&with_flags(0x02, &[0x00])), "MQTT-3.1.3-3");
+        assert_eq!(
+            malformed_spec(&with_flags(0x02, &[0x00])),
+            id(Rule::ClientIdFirst)
+        );
         assert_eq!(
             malformed_spec(&[0x10, 0x03, 0x00, 0x04, b'M']),
-            "MQTT-3.1.4-1"
+            id(Rule::ConnectMalformed)
         );
-        assert_eq!(malformed_spec(&[0x10, 0x00]), "MQTT-3.1.4-1");
+        assert_eq!(malformed_spec(&[0x10, 0x00]), id(Rule::ConnectMalformed));
     }
 
     #[test]

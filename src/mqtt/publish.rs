@@ -121,7 +121,7 @@ impl Publish {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{decode_c2s, decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{decode_c2s, decode_s2c, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     fn publish(qos: u8, id: Option<u16>, payload: &[u8]) -> Packet {
@@ -202,29 +202,35 @@ mod tests {
     fn violations() {
         assert_eq!(
             s2c_specs(&[0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01]),
-            ["MQTT-3.3.1-4"]
+            ids([Rule::PublishQosNot3])
         );
-        assert_eq!(s2c_specs(&[0x38, 0x03, 0x00, 0x01, b't']), ["MQTT-3.3.1-2"]);
+        assert_eq!(
+            s2c_specs(&[0x38, 0x03, 0x00, 0x01, b't']),
+            ids([Rule::DupZeroForQos0])
+        );
         assert_eq!(
             s2c_specs(&[0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x00]),
-            ["MQTT-2.3.1-1"]
+            ids([Rule::PacketIdNonZeroServer])
         );
         assert_eq!(
             s2c_specs(&[0x30, 0x05, 0x00, 0x03, b'a', b'/', b'+']),
-            ["MQTT-3.3.2-2"]
+            ids([Rule::PublishTopicNoWildcard])
         );
-        assert_eq!(s2c_specs(&[0x30, 0x02, 0x00, 0x00]), ["MQTT-4.7.3-1"]);
+        assert_eq!(
+            s2c_specs(&[0x30, 0x02, 0x00, 0x00]),
+            ids([Rule::TopicNotEmpty])
+        );
         assert_eq!(
             s2c_specs(&[0x30, 0x04, 0x00, 0x02, 0xc3, 0x28]),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         assert_eq!(
             s2c_specs(&[0x30, 0x05, 0x00, 0x03, 0xed, 0xa0, 0x80]),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         assert_eq!(
             s2c_specs(&[0x30, 0x04, 0x00, 0x02, b'a', 0x00]),
-            ["MQTT-1.5.3-2"]
+            ids([Rule::Utf8NoNull])
         );
     }
 

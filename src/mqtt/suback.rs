@@ -72,7 +72,7 @@ impl Suback {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_s2c, ids, s2c_specs};
     use crate::mqtt::{Packet, Version, encode};
 
     #[test]
@@ -95,16 +95,31 @@ mod tests {
 
     #[test]
     fn violations() {
-        assert_eq!(s2c_specs(&[0x90, 0x03, 0x00, 0x01, 0x03]), ["MQTT-3.9.3-2"]);
+        assert_eq!(
+            s2c_specs(&[0x90, 0x03, 0x00, 0x01, 0x03]),
+            ids([Rule::SubackDefinedCodes])
+        );
         assert_eq!(
             s2c_specs(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x81]),
-            ["MQTT-3.9.3-2"]
+            ids([Rule::SubackDefinedCodes])
         );
-        assert_eq!(s2c_specs(&[0x90, 0x02, 0x00, 0x01]), ["MQTT-3.8.4-5"]);
-        assert_eq!(s2c_specs(&[0x90, 0x03, 0x00, 0x00, 0x00]), ["MQTT-2.3.1-7"]);
-        assert_eq!(s2c_specs(&[0x98, 0x03, 0x00, 0x01, 0x00]), ["MQTT-2.2.2-1"]);
+        assert_eq!(
+            s2c_specs(&[0x90, 0x02, 0x00, 0x01]),
+            ids([Rule::SubackCodePerFilter])
+        );
+        assert_eq!(
+            s2c_specs(&[0x90, 0x03, 0x00, 0x00, 0x00]),
+            ids([Rule::SubscriptionAckSameId])
+        );
+        assert_eq!(
+            s2c_specs(&[0x98, 0x03, 0x00, 0x01, 0x00]),
+            ids([Rule::ReservedFlags])
+        );
         // A client never sends SUBACK.
-        assert_eq!(c2s_specs(&[0x90, 0x03, 0x00, 0x01, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            c2s_specs(&[0x90, 0x03, 0x00, 0x01, 0x00]),
+            ids([Rule::WrongDirection])
+        );
         let d = decode_s2c(&[0x90, 0x03, 0x00, 0x01, 0x03]).unwrap();
         assert_eq!(
             d.packet,

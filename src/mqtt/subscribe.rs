@@ -95,7 +95,7 @@ impl Subscribe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     #[test]
@@ -126,29 +126,32 @@ mod tests {
     fn violations() {
         assert_eq!(
             c2s_specs(&[0x80, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
-            ["MQTT-2.2.2-1"]
+            ids([Rule::ReservedFlags])
         );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x00, 0x00, 0x01, b'a', 0x00]),
-            ["MQTT-2.3.1-1"]
+            ids([Rule::PacketIdNonZeroClient])
         );
-        assert_eq!(c2s_specs(&[0x82, 0x02, 0x00, 0x01]), ["MQTT-3.8.3-3"]);
+        assert_eq!(
+            c2s_specs(&[0x82, 0x02, 0x00, 0x01]),
+            ids([Rule::SubscribeHasFilter])
+        );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x03]),
-            ["MQTT-3.8.3-4"]
+            ids([Rule::SubscribeReservedBits])
         );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x41]),
-            ["MQTT-3.8.3-4"]
+            ids([Rule::SubscribeReservedBits])
         );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 0xfe, 0x00]),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         // A server never sends SUBSCRIBE.
         assert_eq!(
             s2c_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
-            ["MQTT-4.8.0-1"]
+            ids([Rule::WrongDirection])
         );
         // A filter without its QoS byte.
         assert!(matches!(

@@ -70,7 +70,7 @@ impl Unsubscribe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     #[test]
@@ -90,18 +90,21 @@ mod tests {
 
     #[test]
     fn violations() {
-        assert_eq!(c2s_specs(&[0xa2, 0x02, 0x00, 0x01]), ["MQTT-3.10.3-2"]);
+        assert_eq!(
+            c2s_specs(&[0xa2, 0x02, 0x00, 0x01]),
+            ids([Rule::UnsubscribeHasFilter])
+        );
         assert_eq!(
             c2s_specs(&[0xa0, 0x05, 0x00, 0x01, 0x00, 0x01, b'a']),
-            ["MQTT-2.2.2-1"]
+            ids([Rule::ReservedFlags])
         );
         assert_eq!(
             c2s_specs(&[0xa2, 0x05, 0x00, 0x00, 0x00, 0x01, b'a']),
-            ["MQTT-2.3.1-1"]
+            ids([Rule::PacketIdNonZeroClient])
         );
         assert_eq!(
             s2c_specs(&[0xa2, 0x05, 0x00, 0x01, 0x00, 0x01, b'a']),
-            ["MQTT-4.8.0-1"]
+            ids([Rule::WrongDirection])
         );
         assert!(matches!(
             decode_c2s(&[0xa2, 0x05, 0x00, 0x01, 0x00, 0x05, b'a']),

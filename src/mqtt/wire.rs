@@ -185,6 +185,7 @@ pub(crate) fn truncated(rule: Rule, version: Version, what: impl std::fmt::Displ
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mqtt::codec::tests::id;
 
     fn encoded(value: usize) -> Vec<u8> {
         let mut out = Vec::new();
@@ -252,13 +253,22 @@ mod tests {
         assert_eq!(text(b"ok", "f", Version::V311, &mut v), "ok");
         assert!(v.is_empty());
         text(&[0xc3, 0x28], "f", Version::V311, &mut v);
-        assert_eq!(v.pop().unwrap().spec, "MQTT-1.5.3-1");
+        assert_eq!(v.pop().unwrap().spec, id(Rule::Utf8WellFormed));
         text(&[0xed, 0xa0, 0x80], "f", Version::V311, &mut v);
         let s = v.pop().unwrap();
-        assert_eq!(s.spec, "MQTT-1.5.3-1");
+        assert_eq!(s.spec, id(Rule::Utf8WellFormed));
         assert!(s.detail.contains("surrogate"));
         text(b"a\0", "f", Version::V311, &mut v);
-        assert_eq!(v.pop().unwrap().spec, "MQTT-1.5.3-2");
+        assert_eq!(v.pop().unwrap().spec, id(Rule::Utf8NoNull));
+        // 5.0 numbers the same string rules differently.
+        text(&[0xc3, 0x28], "f", Version::V5, &mut v);
+        text(b"a\0", "f", Version::V5, &mut v);
+        let got: Vec<_> = v.drain(..).map(|v| v.spec).collect();
+        assert_eq!(
+            got,
+            [Rule::Utf8WellFormed, Rule::Utf8NoNull].map(|r| r.id(Version::V5).unwrap())
+        );
+        assert_ne!(got[0], id(Rule::Utf8WellFormed));
         // U+FEFF must be kept, not stripped (MQTT-1.5.3-3).
         assert_eq!(
             text(&[0xef, 0xbb, 0xbf, 0x61], "f", Version::V311, &mut v),
