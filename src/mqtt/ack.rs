@@ -46,7 +46,7 @@ impl Ack {
             // The acknowledged packet must have carried a non-zero id, so 0 echoes none.
             let rule = match kind {
                 PacketType::Unsuback => Rule::SubscriptionAckSameId,
-                PacketType::Pubcomp => Rule::PubcompSameId,
+                PacketType::Pubcomp => Rule::PubcompAnswersPubrel,
                 _ => Rule::PublishAckSameId,
             };
             v.extend(rule.violation(
@@ -109,7 +109,7 @@ mod tests {
         );
         assert_eq!(
             s2c_specs(&[0x70, 0x02, 0x00, 0x00]),
-            ids([Rule::PubcompSameId])
+            ids([Rule::PubcompAnswersPubrel])
         );
         assert_eq!(
             s2c_specs(&[0xb0, 0x02, 0x00, 0x00]),

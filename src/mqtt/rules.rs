@@ -12,6 +12,11 @@
 //! id of its own; it is tagged with the version's general error-handling statement (3.1.1
 //! `MQTT-4.8.0-1`, 5.0 `MQTT-4.13.1-1`, both in the section "Handling errors"), as the codec
 //! always did for 3.1.1.
+//!
+//! The session's rules are here too although `session.rs` (being rewritten) still spells their
+//! ids: `ConnackFirst`, `CleanSessionNotPresent`, `ProtocolViolation`, the `…Answers…` rules
+//! (the decoder uses `PubcompAnswersPubrel` too), `CloseAfterDisconnect`, `WsBinaryFrames` and
+//! `WsSubprotocol`.
 
 use super::Version;
 use crate::violation::Violation;
@@ -183,14 +188,31 @@ rules! {
     /// The topic name of a PUBLISH has no wildcard characters.
     PublishTopicNoWildcard: "MQTT-3.3.2-2", "MQTT-3.3.2-2";
 
-    // ---- 3.6 PUBREL / 3.7 PUBCOMP (QoS 2 flow, 4.3.3) ----
-    /// A PUBCOMP carries the identifier of the PUBREL it answers.
-    // 3.1.1 MQTT-4.3.3-2 is the receiver's QoS 2 list, whose third item is this; 5.0: "In the QoS 2
-    // delivery protocol, the receiver MUST respond to a PUBREL packet by sending a PUBCOMP packet
-    // containing the same Packet Identifier as the PUBREL."
-    PubcompSameId: "MQTT-4.3.3-2", "MQTT-4.3.3-11";
+    // ---- 4.3 QoS flows (the answers a receiver owes) ----
+    /// A QoS 1 PUBLISH is answered by a PUBACK with its packet identifier.
+    // 3.1.1 MQTT-4.3.2-2 is the receiver's QoS 1 list, whose first item is this; 5.0: "In the QoS 1
+    // delivery protocol, the receiver MUST respond with a PUBACK packet containing the Packet
+    // Identifier from the incoming PUBLISH packet, ..." (5.0 MQTT-4.3.2-2 is the sender's PUBLISH.)
+    PubackAnswersQos1: "MQTT-4.3.2-2", "MQTT-4.3.2-4";
+    /// A QoS 2 PUBLISH is answered by a PUBREC with its packet identifier.
+    // 3.1.1 MQTT-4.3.3-2 is the receiver's QoS 2 list, whose first item is this; 5.0: "In the QoS 2
+    // delivery protocol, the receiver MUST respond with a PUBREC containing the Packet Identifier
+    // from the incoming PUBLISH packet, ..."
+    PubrecAnswersQos2: "MQTT-4.3.3-2", "MQTT-4.3.3-8";
+    /// A PUBREL is answered by a PUBCOMP with the PUBREL's packet identifier.
+    // 3.1.1 MQTT-4.3.3-2 (third item of the receiver's QoS 2 list); 5.0: "In the QoS 2 delivery
+    // protocol, the receiver MUST respond to a PUBREL packet by sending a PUBCOMP packet containing
+    // the same Packet Identifier as the PUBREL."
+    PubcompAnswersPubrel: "MQTT-4.3.3-2", "MQTT-4.3.3-11";
 
-    // ---- 3.8 SUBSCRIBE, 3.9 SUBACK, 3.10 UNSUBSCRIBE ----
+    // ---- 3.8 SUBSCRIBE, 3.9 SUBACK, 3.10 UNSUBSCRIBE, 3.12 PINGREQ ----
+    /// A SUBSCRIBE is answered by a SUBACK.
+    SubackAnswersSubscribe: "MQTT-3.8.4-1", "MQTT-3.8.4-1";
+    /// An UNSUBSCRIBE is answered by an UNSUBACK.
+    // 5.0: "The Server MUST respond to an UNSUBSCRIBE request by sending an UNSUBACK packet."
+    UnsubackAnswersUnsubscribe: "MQTT-3.10.4-4", "MQTT-3.10.4-4";
+    /// A PINGREQ is answered by a PINGRESP.
+    PingrespAnswersPingreq: "MQTT-3.12.4-1", "MQTT-3.12.4-1";
     /// A SUBSCRIBE has at least one topic filter.
     // 5.0: "The Payload MUST contain at least one Topic Filter and Subscription Options pair."
     // (5.0 MQTT-3.8.3-3 is the No Local option.)
@@ -370,7 +392,9 @@ mod tests {
             (Rule::SubscribeHasFilter, "MQTT-3.8.3-3"), // 5.0: No Local
             (Rule::SubscribeReservedBits, "MQTT-3.8.3-4"), // 5.0: No Local on shared
             (Rule::SubackCodePerFilter, "MQTT-3.8.4-5"), // 5.0: several filters
-            (Rule::PubcompSameId, "MQTT-4.3.3-2"), // 5.0: sender's QoS 2 PUBLISH
+            (Rule::PubackAnswersQos1, "MQTT-4.3.2-2"), // 5.0: sender's QoS 1 PUBLISH
+            (Rule::PubrecAnswersQos2, "MQTT-4.3.3-2"), // 5.0: sender's QoS 2 PUBLISH
+            (Rule::PubcompAnswersPubrel, "MQTT-4.3.3-2"), // 5.0: sender's QoS 2 PUBLISH
             (Rule::TopicNameNoWildcard, "MQTT-4.7.1-1"), // 5.0: `#` last
             (Rule::MultiLevelWildcardLast, "MQTT-4.7.1-2"), // 5.0: `+` whole level
             (Rule::CloseAfterDisconnect, "MQTT-3.14.4-1"), // 5.0: send nothing more
