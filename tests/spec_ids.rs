@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use wirecheck::mqtt::{Rule, Version};
 use wirecheck::spec::SpecSet;
 
 fn ids_in(text: &str) -> Vec<String> {
@@ -44,6 +45,15 @@ fn walk(dir: &Path, exts: &[&str], files: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// Files under src/mqtt and src/reference/mqtt whose code may spell an MQTT statement id: the
+/// table itself, session.rs until its rewrite takes its ids from the table too, and the fault
+/// switch descriptions (prose about the 3.1.1 broker, not violations).
+const MQTT_ID_FILES: &[&str] = &[
+    "src/mqtt/rules.rs",
+    "src/mqtt/session.rs",
+    "src/reference/mqtt/fault.rs",
+];
+
 /// Ids that tests use on purpose because they do not exist.
 const DELIBERATELY_UNKNOWN: &[&str] = &["RFC7395-9.9-9", "MQTT-9.9.9-9"];
 
@@ -74,5 +84,65 @@ fn every_id_used_is_known() {
         unknown.is_empty(),
         "unknown statement ids:\n{}",
         unknown.join("\n")
+    );
+}
+
+/// The MQTT ids live in one table keyed by rule and version (src/mqtt/rules.rs), so its columns are
+/// checked against their own version's list: a 3.1.1 id that happens to exist in 5.0 too fails here.
+#[test]
+fn rule_table_ids_belong_to_their_version() {
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for (version, set) in [
+        (Version::V311, SpecSet::Mqtt311),
+        (Version::V5, SpecSet::Mqtt50),
+    ] {
+        for &rule in Rule::ALL {
+            if let Some(id) = rule.id(version) {
+                seen += 1;
+                if !set.contains(id) {
+                    wrong.push(format!("{rule:?} in MQTT {version}: {id}"));
+                }
+            }
+        }
+    }
+    assert!(seen > 80, "only {seen} ids in the rule table");
+    assert!(
+        wrong.is_empty(),
+        "ids from the wrong list:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Outside the table, MQTT code names rules, not ids (comments may cite ids).
+#[test]
+fn mqtt_code_spells_no_statement_id() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    walk(&root.join("src/mqtt"), &["rs"], &mut files);
+    walk(&root.join("src/reference/mqtt"), &["rs"], &mut files);
+    assert!(files.len() > 20, "only {} files found", files.len());
+    let mut found = Vec::new();
+    for f in files {
+        let rel = f
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if MQTT_ID_FILES.contains(&rel.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if !ids_in(code).is_empty() {
+                found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "statement ids spelled outside src/mqtt/rules.rs (use Rule::X.id(version)):\n{}",
+        found.join("\n")
     );
 }

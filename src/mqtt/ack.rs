@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::error::EncodeError;
 use super::packet::PacketType;
-use super::wire::{PROTOCOL_VIOLATION, Reader, put_u16, truncated};
+use super::rules::Rule;
+use super::wire::{Reader, put_u16, truncated};
 use crate::violation::Violation;
 
 /// The body of PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK.
@@ -26,27 +28,29 @@ impl Ack {
         Ok(kind.required_flags().unwrap_or(0))
     }
 
-    /// Reads the packet identifier of a `kind` packet; an id of 0 cannot answer any packet.
+    /// Reads the packet identifier of a `kind` packet of `version`; an id of 0 cannot answer any packet.
     pub(crate) fn decode(
         kind: PacketType,
         r: &mut Reader<'_>,
+        version: Version,
         v: &mut Vec<Violation>,
     ) -> Result<Self, Violation> {
         let id = r.u16().ok_or_else(|| {
             truncated(
-                PROTOCOL_VIOLATION,
+                Rule::TruncatedField,
+                version,
                 format!("{} ends before its packet identifier", kind.name()),
             )
         })?;
         if id == 0 {
-            // The acknowledged packet must have carried a non-zero id (MQTT-2.3.1-1), so 0 echoes none.
-            let spec = match kind {
-                PacketType::Unsuback => "MQTT-2.3.1-7",
-                PacketType::Pubcomp => "MQTT-4.3.3-2",
-                _ => "MQTT-2.3.1-6",
+            // The acknowledged packet must have carried a non-zero id, so 0 echoes none.
+            let rule = match kind {
+                PacketType::Unsuback => Rule::SubscriptionAckSameId,
+                PacketType::Pubcomp => Rule::PubcompAnswersPubrel,
+                _ => Rule::PublishAckSameId,
             };
-            v.push(Violation::new(
-                spec,
+            v.extend(rule.violation(
+                version,
                 format!(
                     "{} has packet identifier 0, which no PUBLISH/SUBSCRIBE/UNSUBSCRIBE may carry",
                     kind.name()
@@ -60,7 +64,7 @@ impl Ack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, decode_s2c, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     #[test]
@@ -86,17 +90,41 @@ mod tests {
     #[test]
     fn violations() {
         // Reserved fixed-header flags.
-        assert_eq!(s2c_specs(&[0x41, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
-        assert_eq!(s2c_specs(&[0x60, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
-        assert_eq!(c2s_specs(&[0x6a, 0x02, 0x00, 0x07]), ["MQTT-2.2.2-1"]);
+        assert_eq!(
+            s2c_specs(&[0x41, 0x02, 0x00, 0x07]),
+            ids([Rule::ReservedFlags])
+        );
+        assert_eq!(
+            s2c_specs(&[0x60, 0x02, 0x00, 0x07]),
+            ids([Rule::ReservedFlags])
+        );
+        assert_eq!(
+            c2s_specs(&[0x6a, 0x02, 0x00, 0x07]),
+            ids([Rule::ReservedFlags])
+        );
         // Identifier 0.
-        assert_eq!(s2c_specs(&[0x40, 0x02, 0x00, 0x00]), ["MQTT-2.3.1-6"]);
-        assert_eq!(s2c_specs(&[0x70, 0x02, 0x00, 0x00]), ["MQTT-4.3.3-2"]);
-        assert_eq!(s2c_specs(&[0xb0, 0x02, 0x00, 0x00]), ["MQTT-2.3.1-7"]);
+        assert_eq!(
+            s2c_specs(&[0x40, 0x02, 0x00, 0x00]),
+            ids([Rule::PublishAckSameId])
+        );
+        assert_eq!(
+            s2c_specs(&[0x70, 0x02, 0x00, 0x00]),
+            ids([Rule::PubcompAnswersPubrel])
+        );
+        assert_eq!(
+            s2c_specs(&[0xb0, 0x02, 0x00, 0x00]),
+            ids([Rule::SubscriptionAckSameId])
+        );
         // Trailing bytes after the identifier.
-        assert_eq!(s2c_specs(&[0x40, 0x03, 0x00, 0x07, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            s2c_specs(&[0x40, 0x03, 0x00, 0x07, 0x00]),
+            ids([Rule::TrailingBytes])
+        );
         // UNSUBACK from a client.
-        assert_eq!(c2s_specs(&[0xb0, 0x02, 0x00, 0x01]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            c2s_specs(&[0xb0, 0x02, 0x00, 0x01]),
+            ids([Rule::WrongDirection])
+        );
         // Identifier cut short inside a complete remaining length.
         assert!(matches!(
             decode_c2s(&[0x40, 0x01, 0x00]),

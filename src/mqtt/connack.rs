@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::codes::ConnectReturnCode;
 use super::error::EncodeError;
-use super::wire::{PROTOCOL_VIOLATION, Reader, truncated};
+use super::rules::Rule;
+use super::wire::{Reader, truncated};
 use crate::violation::Violation;
 
 /// CONNACK: session present flag and return code.
@@ -26,29 +28,29 @@ impl Connack {
         Ok(0)
     }
 
-    /// Reads a CONNACK body, reporting every deviation.
-    pub(crate) fn decode(r: &mut Reader<'_>, v: &mut Vec<Violation>) -> Result<Self, Violation> {
-        let flags = r.u8().ok_or_else(|| {
-            truncated(
-                PROTOCOL_VIOLATION,
-                "CONNACK ends before its acknowledge flags",
-            )
-        })?;
+    /// Reads a CONNACK body of `version`, reporting every deviation.
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        version: Version,
+        v: &mut Vec<Violation>,
+    ) -> Result<Self, Violation> {
+        let cut = |what: &str| truncated(Rule::TruncatedField, version, what);
+        let flags = r
+            .u8()
+            .ok_or_else(|| cut("CONNACK ends before its acknowledge flags"))?;
         let byte = r
             .u8()
-            .ok_or_else(|| truncated(PROTOCOL_VIOLATION, "CONNACK ends before its return code"))?;
+            .ok_or_else(|| cut("CONNACK ends before its return code"))?;
         if flags & 0xfe != 0 {
-            // Section 3.2.2.1 makes bits 7-1 reserved (must be 0) but has no statement id.
-            v.push(Violation::new(
-                PROTOCOL_VIOLATION,
+            v.extend(Rule::ConnackReservedFlags.violation(
+                version,
                 format!("CONNACK acknowledge flags are 0x{flags:02x}; bits 7-1 are reserved and must be 0"),
             ));
         }
         let code = ConnectReturnCode::from_byte(byte);
         if !code.is_defined() {
-            // Table 3.1 reserves 6-255; no statement id covers it.
-            v.push(Violation::new(
-                PROTOCOL_VIOLATION,
+            v.extend(Rule::ConnackReservedCode.violation(
+                version,
                 format!(
                     "CONNACK return code 0x{byte:02x} is reserved (only 0x00-0x05 are defined)"
                 ),
@@ -56,8 +58,8 @@ impl Connack {
         }
         let session_present = flags & 0x01 != 0;
         if session_present && code != ConnectReturnCode::Accepted {
-            v.push(Violation::new(
-                "MQTT-3.2.2-4",
+            v.extend(Rule::RefusalNotPresent.violation(
+                version,
                 format!("CONNACK has return code {code} with Session Present 1"),
             ));
         }
@@ -71,7 +73,7 @@ impl Connack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{decode_s2c, ids, s2c_specs};
     use crate::mqtt::{Packet, Version, encode};
 
     #[test]
@@ -98,11 +100,23 @@ mod tests {
 
     #[test]
     fn violations() {
-        assert_eq!(s2c_specs(&[0x20, 0x02, 0x02, 0x00]), ["MQTT-4.8.0-1"]);
-        assert_eq!(s2c_specs(&[0x20, 0x02, 0x00, 0x06]), ["MQTT-4.8.0-1"]);
-        assert_eq!(s2c_specs(&[0x20, 0x02, 0x01, 0x01]), ["MQTT-3.2.2-4"]);
+        assert_eq!(
+            s2c_specs(&[0x20, 0x02, 0x02, 0x00]),
+            ids([Rule::ConnackReservedFlags])
+        );
+        assert_eq!(
+            s2c_specs(&[0x20, 0x02, 0x00, 0x06]),
+            ids([Rule::ConnackReservedCode])
+        );
+        assert_eq!(
+            s2c_specs(&[0x20, 0x02, 0x01, 0x01]),
+            ids([Rule::RefusalNotPresent])
+        );
         // Trailing byte after the return code.
-        assert_eq!(s2c_specs(&[0x20, 0x03, 0x00, 0x00, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            s2c_specs(&[0x20, 0x03, 0x00, 0x00, 0x00]),
+            ids([Rule::TrailingBytes])
+        );
         assert!(matches!(
             decode_s2c(&[0x20, 0x01, 0x00]),
             Err(crate::mqtt::DecodeError::Malformed { .. })

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::error::EncodeError;
 use super::payload::Payload;
+use super::rules::Rule;
 use super::topic;
 use super::wire::{Reader, put_prefixed, put_u16, qos_bits, text, truncated};
 use crate::violation::Violation;
@@ -102,22 +104,27 @@ impl Connect {
         Ok(0)
     }
 
-    /// Reads a CONNECT body, reporting every deviation; Err when a field is missing.
-    pub(crate) fn decode(r: &mut Reader<'_>, v: &mut Vec<Violation>) -> Result<Self, Violation> {
-        const WHOLE: &str = "MQTT-3.1.4-1";
+    /// Reads a CONNECT body of `version`, reporting every deviation; Err when a field is missing.
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        version: Version,
+        v: &mut Vec<Violation>,
+    ) -> Result<Self, Violation> {
+        const WHOLE: Rule = Rule::ConnectMalformed;
+        let cut = |rule: Rule, what: &str| truncated(rule, version, what);
         let name = r
             .prefixed()
-            .ok_or_else(|| truncated(WHOLE, "CONNECT ends inside its protocol name"))?;
-        let protocol_name = text(name, "CONNECT protocol name", v);
+            .ok_or_else(|| cut(WHOLE, "CONNECT ends inside its protocol name"))?;
+        let protocol_name = text(name, "CONNECT protocol name", version, v);
         let protocol_level = r
             .u8()
-            .ok_or_else(|| truncated(WHOLE, "CONNECT ends before its protocol level"))?;
+            .ok_or_else(|| cut(WHOLE, "CONNECT ends before its protocol level"))?;
         let flags = r
             .u8()
-            .ok_or_else(|| truncated(WHOLE, "CONNECT ends before its connect flags"))?;
+            .ok_or_else(|| cut(WHOLE, "CONNECT ends before its connect flags"))?;
         let keep_alive = r
             .u16()
-            .ok_or_else(|| truncated(WHOLE, "CONNECT ends before its keep alive"))?;
+            .ok_or_else(|| cut(WHOLE, "CONNECT ends before its keep alive"))?;
 
         let reserved_flag = flags & 0x01 != 0;
         let clean_session = flags & 0x02 != 0;
@@ -127,58 +134,70 @@ impl Connect {
         let password_flag = flags & 0x40 != 0;
         let username_flag = flags & 0x80 != 0;
         if reserved_flag {
-            v.push(Violation::new(
-                "MQTT-3.1.2-3",
-                "CONNECT flags bit 0 (reserved) is 1; it must be 0",
-            ));
+            v.extend(
+                Rule::ConnectReservedFlag
+                    .violation(version, "CONNECT flags bit 0 (reserved) is 1; it must be 0"),
+            );
         }
         if will_flag {
             if will_qos == 3 {
-                v.push(Violation::new(
-                    "MQTT-3.1.2-14",
-                    "CONNECT has Will QoS 3; it must be 0, 1 or 2",
-                ));
+                v.extend(
+                    Rule::WillQosNot3
+                        .violation(version, "CONNECT has Will QoS 3; it must be 0, 1 or 2"),
+                );
             }
         } else {
             if will_qos != 0 {
-                v.push(Violation::new(
-                    "MQTT-3.1.2-13",
+                v.extend(Rule::WillQosWithoutWill.violation(
+                    version,
                     format!("CONNECT has Will Flag 0 but Will QoS {will_qos}; it must be 0"),
                 ));
             }
             if will_retain {
-                v.push(Violation::new(
-                    "MQTT-3.1.2-15",
+                v.extend(Rule::WillRetainWithoutWill.violation(
+                    version,
                     "CONNECT has Will Flag 0 but Will Retain 1; it must be 0",
                 ));
             }
         }
         if password_flag && !username_flag {
-            v.push(Violation::new(
-                "MQTT-3.1.2-22",
-                "CONNECT has Password Flag 1 but User Name Flag 0",
-            ));
+            v.extend(
+                Rule::PasswordNeedsUsername
+                    .violation(version, "CONNECT has Password Flag 1 but User Name Flag 0"),
+            );
         }
 
         let id = r.prefixed().ok_or_else(|| {
-            truncated("MQTT-3.1.3-3", "CONNECT ends inside its client identifier")
+            cut(
+                Rule::ClientIdFirst,
+                "CONNECT ends inside its client identifier",
+            )
         })?;
-        let client_id = text(id, "CONNECT client identifier", v);
+        let client_id = text(id, "CONNECT client identifier", version, v);
         if client_id.is_empty() && !clean_session {
-            v.push(Violation::new(
-                "MQTT-3.1.3-7",
+            v.extend(Rule::EmptyClientIdCleanSession.violation(
+                version,
                 "CONNECT has a zero-byte client identifier with CleanSession 0",
             ));
         }
         let will = if will_flag {
             let topic_bytes = r.prefixed().ok_or_else(|| {
-                truncated("MQTT-3.1.2-9", "CONNECT has Will Flag 1 but no will topic")
+                cut(
+                    Rule::WillFieldsPresent,
+                    "CONNECT has Will Flag 1 but no will topic",
+                )
             })?;
-            let will_topic = text(topic_bytes, "CONNECT will topic", v);
-            topic::check_name(&will_topic, "CONNECT will topic", "MQTT-4.7.1-1", v);
+            let will_topic = text(topic_bytes, "CONNECT will topic", version, v);
+            topic::check_name(
+                &will_topic,
+                "CONNECT will topic",
+                Rule::TopicNameNoWildcard,
+                version,
+                v,
+            );
             let payload = r.prefixed().ok_or_else(|| {
-                truncated(
-                    "MQTT-3.1.2-9",
+                cut(
+                    Rule::WillFieldsPresent,
                     "CONNECT has Will Flag 1 but no will message",
                 )
             })?;
@@ -193,19 +212,19 @@ impl Connect {
         };
         let username = if username_flag {
             let bytes = r.prefixed().ok_or_else(|| {
-                truncated(
-                    "MQTT-3.1.2-19",
+                cut(
+                    Rule::UsernamePresentFlagged,
                     "CONNECT has User Name Flag 1 but no user name",
                 )
             })?;
-            Some(text(bytes, "CONNECT user name", v))
+            Some(text(bytes, "CONNECT user name", version, v))
         } else {
             None
         };
         let password = if password_flag {
             let bytes = r.prefixed().ok_or_else(|| {
-                truncated(
-                    "MQTT-3.1.2-21",
+                cut(
+                    Rule::PasswordPresentFlagged,
                     "CONNECT has Password Flag 1 but no password",
                 )
             })?;
@@ -215,21 +234,21 @@ impl Connect {
         };
         let extra = r.rest().len();
         if extra > 0 {
-            let (spec, why) = if !username_flag {
+            let (rule, why) = if !username_flag {
                 (
-                    "MQTT-3.1.2-18",
+                    Rule::UsernameAbsentUnflagged,
                     "User Name Flag is 0, so no user name may follow",
                 )
             } else if !password_flag {
                 (
-                    "MQTT-3.1.2-20",
+                    Rule::PasswordAbsentUnflagged,
                     "Password Flag is 0, so no password may follow",
                 )
             } else {
                 (WHOLE, "the password is the last field")
             };
-            v.push(Violation::new(
-                spec,
+            v.extend(rule.violation(
+                version,
                 format!("CONNECT has {extra} bytes after its last field ({why})"),
             ));
         }
@@ -250,7 +269,7 @@ impl Connect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{decode_c2s, only_specs};
+    use crate::mqtt::codec::tests::{decode_c2s, id, ids, only_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     const MINIMAL: &[u8] = &[
@@ -309,23 +328,32 @@ mod tests {
     #[test]
     fn flag_violations() {
         let id = &[0x00, 0x01, b'a'];
-        assert_eq!(only_specs(&with_flags(0x03, id)), ["MQTT-3.1.2-3"]);
-        assert_eq!(only_specs(&with_flags(0x0a, id)), ["MQTT-3.1.2-13"]);
-        assert_eq!(only_specs(&with_flags(0x22, id)), ["MQTT-3.1.2-15"]);
+        assert_eq!(
+            only_specs(&with_flags(0x03, id)),
+            ids([Rule::ConnectReservedFlag])
+        );
+        assert_eq!(
+            only_specs(&with_flags(0x0a, id)),
+            ids([Rule::WillQosWithoutWill])
+        );
+        assert_eq!(
+            only_specs(&with_flags(0x22, id)),
+            ids([Rule::WillRetainWithoutWill])
+        );
         assert_eq!(
             only_specs(&with_flags(0x42, &[0x00, 0x01, b'a', 0x00, 0x01, b'p'])),
-            ["MQTT-3.1.2-22"]
+            ids([Rule::PasswordNeedsUsername])
         );
         assert_eq!(
             only_specs(&with_flags(
                 0x1e,
                 &[0x00, 0x01, b'a', 0x00, 0x01, b'w', 0x00, 0x00]
             )),
-            ["MQTT-3.1.2-14"]
+            ids([Rule::WillQosNot3])
         );
         assert_eq!(
             only_specs(&with_flags(0x00, &[0x00, 0x00])),
-            ["MQTT-3.1.3-7"]
+            ids([Rule::EmptyClientIdCleanSession])
         );
         let d = decode_c2s(&with_flags(0x03, id)).unwrap();
         let Packet::Connect(c) = d.packet else {
@@ -339,7 +367,7 @@ mod tests {
         // Trailing bytes where no user name may be.
         assert_eq!(
             only_specs(&with_flags(0x02, &[0x00, 0x01, b'a', 0x00, 0x01, b'u'])),
-            ["MQTT-3.1.2-18"]
+            ids([Rule::UsernameAbsentUnflagged])
         );
         // Trailing bytes with a user name but no password flag.
         assert_eq!(
@@ -347,23 +375,23 @@ mod tests {
                 0x82,
                 &[0x00, 0x01, b'a', 0x00, 0x01, b'u', 0x00]
             )),
-            ["MQTT-3.1.2-20"]
+            ids([Rule::PasswordAbsentUnflagged])
         );
         // Client id not UTF-8, user name with U+0000, will topic with a wildcard.
         assert_eq!(
             only_specs(&with_flags(0x02, &[0x00, 0x01, 0xff])),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         assert_eq!(
             only_specs(&with_flags(0x82, &[0x00, 0x01, b'a', 0x00, 0x01, 0x00])),
-            ["MQTT-1.5.3-2"]
+            ids([Rule::Utf8NoNull])
         );
         assert_eq!(
             only_specs(&with_flags(
                 0x06,
                 &[0x00, 0x01, b'a', 0x00, 0x01, b'#', 0x00, 0x00]
             )),
-            ["MQTT-4.7.1-1"]
+            ids([Rule::TopicNameNoWildcard])
         );
     }
 
@@ -381,26 +409,29 @@ mod tests {
     fn missing_fields_are_malformed() {
         assert_eq!(
             malformed_spec(&with_flags(0x06, &[0x00, 0x01, b'a'])),
-            "MQTT-3.1.2-9"
+            id(Rule::WillFieldsPresent)
         );
         assert_eq!(
             malformed_spec(&with_flags(0x06, &[0x00, 0x01, b'a', 0x00, 0x01, b'w'])),
-            "MQTT-3.1.2-9"
+            id(Rule::WillFieldsPresent)
         );
         assert_eq!(
             malformed_spec(&with_flags(0x82, &[0x00, 0x01, b'a'])),
-            "MQTT-3.1.2-19"
+            id(Rule::UsernamePresentFlagged)
         );
         assert_eq!(
             malformed_spec(&with_flags(0xc2, &[0x00, 0x01, b'a', 0x00, 0x00])),
-            "MQTT-3.1.2-21"
+            id(Rule::PasswordPresentFlagged)
         );
-        assert_eq!(malformed_spec(&with_flags(0x02, &[0x00])), "MQTT-3.1.3-3");
+        assert_eq!(
+            malformed_spec(&with_flags(0x02, &[0x00])),
+            id(Rule::ClientIdFirst)
+        );
         assert_eq!(
             malformed_spec(&[0x10, 0x03, 0x00, 0x04, b'M']),
-            "MQTT-3.1.4-1"
+            id(Rule::ConnectMalformed)
         );
-        assert_eq!(malformed_spec(&[0x10, 0x00]), "MQTT-3.1.4-1");
+        assert_eq!(malformed_spec(&[0x10, 0x00]), id(Rule::ConnectMalformed));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! MQTT packet model and strict codec: encodes what a case says, decodes what a peer sent and tags each deviation with its spec statement id.
+//! MQTT packet model and strict codec: encodes what a case says, decodes what a peer sent and tags each deviation with the statement id its rule has in the version spoken (`rules`).
 
 mod ack;
 pub mod codec;
@@ -9,6 +9,7 @@ mod error;
 mod packet;
 mod payload;
 mod publish;
+pub mod rules;
 pub mod session;
 mod suback;
 mod subscribe;
@@ -29,6 +30,7 @@ pub use error::{DecodeError, EncodeError, VersionError};
 pub use packet::{Packet, PacketType};
 pub use payload::Payload;
 pub use publish::Publish;
+pub use rules::Rule;
 pub use suback::Suback;
 pub use subscribe::{Filter, Subscribe};
 pub use unsubscribe::Unsubscribe;

@@ -4,8 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::EncodeError;
 use super::payload::Payload;
+use super::rules::Rule;
 use super::topic;
-use super::wire::{PROTOCOL_VIOLATION, Reader, put_prefixed, put_u16, qos_bits, text, truncated};
+use super::wire::{Reader, put_prefixed, put_u16, qos_bits, text, truncated};
+use super::{Direction, Version};
 use crate::violation::Violation;
 
 /// PUBLISH; encoded exactly as given (an `id` is written whenever present, whatever the QoS).
@@ -45,42 +47,59 @@ impl Publish {
         Ok(flags)
     }
 
-    /// Reads a PUBLISH body given its fixed-header flags, reporting every deviation.
+    /// Reads a PUBLISH body of `version` sent in `direction` given its fixed-header flags,
+    /// reporting every deviation.
     pub(crate) fn decode(
         flags: u8,
         r: &mut Reader<'_>,
+        version: Version,
+        direction: Direction,
         v: &mut Vec<Violation>,
     ) -> Result<Self, Violation> {
         let dup = flags & 0x08 != 0;
         let qos = (flags >> 1) & 0x03;
         let retain = flags & 0x01 != 0;
         if qos == 3 {
-            v.push(Violation::new(
-                "MQTT-3.3.1-4",
-                "PUBLISH has both QoS bits set (QoS 3)",
-            ));
+            v.extend(
+                Rule::PublishQosNot3.violation(version, "PUBLISH has both QoS bits set (QoS 3)"),
+            );
         }
         if dup && qos == 0 {
-            v.push(Violation::new(
-                "MQTT-3.3.1-2",
-                "PUBLISH with QoS 0 has DUP 1; it must be 0",
-            ));
+            v.extend(
+                Rule::DupZeroForQos0
+                    .violation(version, "PUBLISH with QoS 0 has DUP 1; it must be 0"),
+            );
         }
-        let name = r
-            .prefixed()
-            .ok_or_else(|| truncated("MQTT-3.3.2-1", "PUBLISH ends inside its topic name"))?;
-        let topic_name = text(name, "PUBLISH topic name", v);
-        topic::check_name(&topic_name, "PUBLISH topic name", "MQTT-3.3.2-2", v);
+        let name = r.prefixed().ok_or_else(|| {
+            truncated(
+                Rule::PublishTopicFirst,
+                version,
+                "PUBLISH ends inside its topic name",
+            )
+        })?;
+        let topic_name = text(name, "PUBLISH topic name", version, v);
+        topic::check_name(
+            &topic_name,
+            "PUBLISH topic name",
+            Rule::PublishTopicNoWildcard,
+            version,
+            v,
+        );
         let id = if qos > 0 {
             let id = r.u16().ok_or_else(|| {
                 truncated(
-                    PROTOCOL_VIOLATION,
+                    Rule::TruncatedField,
+                    version,
                     format!("PUBLISH with QoS {qos} ends before its packet identifier"),
                 )
             })?;
             if id == 0 {
-                v.push(Violation::new(
-                    "MQTT-2.3.1-1",
+                let rule = match direction {
+                    Direction::ClientToServer => Rule::PacketIdNonZeroClient,
+                    Direction::ServerToClient => Rule::PacketIdNonZeroServer,
+                };
+                v.extend(rule.violation(
+                    version,
                     format!("PUBLISH with QoS {qos} has packet identifier 0"),
                 ));
             }
@@ -102,7 +121,7 @@ impl Publish {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{decode_c2s, decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{decode_c2s, decode_s2c, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     fn publish(qos: u8, id: Option<u16>, payload: &[u8]) -> Packet {
@@ -183,29 +202,35 @@ mod tests {
     fn violations() {
         assert_eq!(
             s2c_specs(&[0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01]),
-            ["MQTT-3.3.1-4"]
+            ids([Rule::PublishQosNot3])
         );
-        assert_eq!(s2c_specs(&[0x38, 0x03, 0x00, 0x01, b't']), ["MQTT-3.3.1-2"]);
+        assert_eq!(
+            s2c_specs(&[0x38, 0x03, 0x00, 0x01, b't']),
+            ids([Rule::DupZeroForQos0])
+        );
         assert_eq!(
             s2c_specs(&[0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x00]),
-            ["MQTT-2.3.1-1"]
+            ids([Rule::PacketIdNonZeroServer])
         );
         assert_eq!(
             s2c_specs(&[0x30, 0x05, 0x00, 0x03, b'a', b'/', b'+']),
-            ["MQTT-3.3.2-2"]
+            ids([Rule::PublishTopicNoWildcard])
         );
-        assert_eq!(s2c_specs(&[0x30, 0x02, 0x00, 0x00]), ["MQTT-4.7.3-1"]);
+        assert_eq!(
+            s2c_specs(&[0x30, 0x02, 0x00, 0x00]),
+            ids([Rule::TopicNotEmpty])
+        );
         assert_eq!(
             s2c_specs(&[0x30, 0x04, 0x00, 0x02, 0xc3, 0x28]),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         assert_eq!(
             s2c_specs(&[0x30, 0x05, 0x00, 0x03, 0xed, 0xa0, 0x80]),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         assert_eq!(
             s2c_specs(&[0x30, 0x04, 0x00, 0x02, b'a', 0x00]),
-            ["MQTT-1.5.3-2"]
+            ids([Rule::Utf8NoNull])
         );
     }
 

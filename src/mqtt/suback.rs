@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::codes::SubackReturnCode;
 use super::error::EncodeError;
-use super::wire::{PROTOCOL_VIOLATION, Reader, put_u16, truncated};
+use super::rules::Rule;
+use super::wire::{Reader, put_u16, truncated};
 use crate::violation::Violation;
 
 /// SUBACK: packet identifier and one return code per requested filter.
@@ -25,17 +27,22 @@ impl Suback {
         Ok(0)
     }
 
-    /// Reads a SUBACK body, reporting every deviation.
-    pub(crate) fn decode(r: &mut Reader<'_>, v: &mut Vec<Violation>) -> Result<Self, Violation> {
+    /// Reads a SUBACK body of `version`, reporting every deviation.
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        version: Version,
+        v: &mut Vec<Violation>,
+    ) -> Result<Self, Violation> {
         let id = r.u16().ok_or_else(|| {
             truncated(
-                PROTOCOL_VIOLATION,
+                Rule::TruncatedField,
+                version,
                 "SUBACK ends before its packet identifier",
             )
         })?;
         if id == 0 {
-            v.push(Violation::new(
-                "MQTT-2.3.1-7",
+            v.extend(Rule::SubscriptionAckSameId.violation(
+                version,
                 "SUBACK has packet identifier 0, which no SUBSCRIBE may carry",
             ));
         }
@@ -45,16 +52,16 @@ impl Suback {
             .map(|&b| SubackReturnCode::from_byte(b))
             .collect();
         for code in reasons.iter().filter(|c| !c.is_defined()) {
-            v.push(Violation::new(
-                "MQTT-3.9.3-2",
+            v.extend(Rule::SubackDefinedCodes.violation(
+                version,
                 format!(
                     "SUBACK return code {code} is reserved (only 0x00, 0x01, 0x02, 0x80 are allowed)"
                 ),
             ));
         }
         if reasons.is_empty() {
-            v.push(Violation::new(
-                "MQTT-3.8.4-5",
+            v.extend(Rule::SubackCodePerFilter.violation(
+                version,
                 "SUBACK has no return code (a SUBSCRIBE has at least one filter)",
             ));
         }
@@ -65,7 +72,7 @@ impl Suback {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_s2c, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_s2c, ids, s2c_specs};
     use crate::mqtt::{Packet, Version, encode};
 
     #[test]
@@ -88,16 +95,31 @@ mod tests {
 
     #[test]
     fn violations() {
-        assert_eq!(s2c_specs(&[0x90, 0x03, 0x00, 0x01, 0x03]), ["MQTT-3.9.3-2"]);
+        assert_eq!(
+            s2c_specs(&[0x90, 0x03, 0x00, 0x01, 0x03]),
+            ids([Rule::SubackDefinedCodes])
+        );
         assert_eq!(
             s2c_specs(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x81]),
-            ["MQTT-3.9.3-2"]
+            ids([Rule::SubackDefinedCodes])
         );
-        assert_eq!(s2c_specs(&[0x90, 0x02, 0x00, 0x01]), ["MQTT-3.8.4-5"]);
-        assert_eq!(s2c_specs(&[0x90, 0x03, 0x00, 0x00, 0x00]), ["MQTT-2.3.1-7"]);
-        assert_eq!(s2c_specs(&[0x98, 0x03, 0x00, 0x01, 0x00]), ["MQTT-2.2.2-1"]);
+        assert_eq!(
+            s2c_specs(&[0x90, 0x02, 0x00, 0x01]),
+            ids([Rule::SubackCodePerFilter])
+        );
+        assert_eq!(
+            s2c_specs(&[0x90, 0x03, 0x00, 0x00, 0x00]),
+            ids([Rule::SubscriptionAckSameId])
+        );
+        assert_eq!(
+            s2c_specs(&[0x98, 0x03, 0x00, 0x01, 0x00]),
+            ids([Rule::ReservedFlags])
+        );
         // A client never sends SUBACK.
-        assert_eq!(c2s_specs(&[0x90, 0x03, 0x00, 0x01, 0x00]), ["MQTT-4.8.0-1"]);
+        assert_eq!(
+            c2s_specs(&[0x90, 0x03, 0x00, 0x01, 0x00]),
+            ids([Rule::WrongDirection])
+        );
         let d = decode_s2c(&[0x90, 0x03, 0x00, 0x01, 0x03]).unwrap();
         assert_eq!(
             d.packet,

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::error::EncodeError;
-use super::wire::{PROTOCOL_VIOLATION, Reader, put_prefixed, put_u16, text, truncated};
+use super::rules::Rule;
+use super::wire::{Reader, put_prefixed, put_u16, text, truncated};
 use crate::violation::Violation;
 
 /// SUBSCRIBE: packet identifier and topic filter / requested QoS pairs.
@@ -38,35 +40,44 @@ impl Subscribe {
         Ok(0b0010)
     }
 
-    /// Reads a SUBSCRIBE body, reporting every deviation (filter syntax is left to the server).
-    pub(crate) fn decode(r: &mut Reader<'_>, v: &mut Vec<Violation>) -> Result<Self, Violation> {
+    /// Reads a SUBSCRIBE body of `version`, reporting every deviation (filter syntax is left to the server).
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        version: Version,
+        v: &mut Vec<Violation>,
+    ) -> Result<Self, Violation> {
         let id = r.u16().ok_or_else(|| {
             truncated(
-                PROTOCOL_VIOLATION,
+                Rule::TruncatedField,
+                version,
                 "SUBSCRIBE ends before its packet identifier",
             )
         })?;
         if id == 0 {
-            v.push(Violation::new(
-                "MQTT-2.3.1-1",
-                "SUBSCRIBE has packet identifier 0",
-            ));
+            v.extend(
+                Rule::PacketIdNonZeroClient.violation(version, "SUBSCRIBE has packet identifier 0"),
+            );
         }
         let mut filters = Vec::new();
         while r.remaining() > 0 {
             let bytes = r.prefixed().ok_or_else(|| {
-                truncated(PROTOCOL_VIOLATION, "SUBSCRIBE ends inside a topic filter")
+                truncated(
+                    Rule::TruncatedField,
+                    version,
+                    "SUBSCRIBE ends inside a topic filter",
+                )
             })?;
-            let topic = text(bytes, "SUBSCRIBE topic filter", v);
+            let topic = text(bytes, "SUBSCRIBE topic filter", version, v);
             let qos = r.u8().ok_or_else(|| {
                 truncated(
-                    PROTOCOL_VIOLATION,
+                    Rule::TruncatedField,
+                    version,
                     format!("SUBSCRIBE topic filter `{topic}` has no requested QoS byte"),
                 )
             })?;
             if qos > 2 {
-                v.push(Violation::new(
-                    "MQTT-3.8.3-4",
+                v.extend(Rule::SubscribeReservedBits.violation(
+                    version,
                     format!(
                         "SUBSCRIBE requested QoS byte for `{topic}` is 0x{qos:02x}; it must be 0, 1 or 2 with bits 7-2 zero"
                     ),
@@ -75,10 +86,7 @@ impl Subscribe {
             filters.push(Filter { topic, qos });
         }
         if filters.is_empty() {
-            v.push(Violation::new(
-                "MQTT-3.8.3-3",
-                "SUBSCRIBE has no topic filter",
-            ));
+            v.extend(Rule::SubscribeHasFilter.violation(version, "SUBSCRIBE has no topic filter"));
         }
         Ok(Self { id, filters })
     }
@@ -87,7 +95,7 @@ impl Subscribe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     #[test]
@@ -118,29 +126,32 @@ mod tests {
     fn violations() {
         assert_eq!(
             c2s_specs(&[0x80, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
-            ["MQTT-2.2.2-1"]
+            ids([Rule::ReservedFlags])
         );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x00, 0x00, 0x01, b'a', 0x00]),
-            ["MQTT-2.3.1-1"]
+            ids([Rule::PacketIdNonZeroClient])
         );
-        assert_eq!(c2s_specs(&[0x82, 0x02, 0x00, 0x01]), ["MQTT-3.8.3-3"]);
+        assert_eq!(
+            c2s_specs(&[0x82, 0x02, 0x00, 0x01]),
+            ids([Rule::SubscribeHasFilter])
+        );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x03]),
-            ["MQTT-3.8.3-4"]
+            ids([Rule::SubscribeReservedBits])
         );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x41]),
-            ["MQTT-3.8.3-4"]
+            ids([Rule::SubscribeReservedBits])
         );
         assert_eq!(
             c2s_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 0xfe, 0x00]),
-            ["MQTT-1.5.3-1"]
+            ids([Rule::Utf8WellFormed])
         );
         // A server never sends SUBSCRIBE.
         assert_eq!(
             s2c_specs(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
-            ["MQTT-4.8.0-1"]
+            ids([Rule::WrongDirection])
         );
         // A filter without its QoS byte.
         assert!(matches!(

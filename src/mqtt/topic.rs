@@ -1,40 +1,52 @@
-//! Topic names and topic filters: validation (3.1.1 section 4.7) and subscription matching.
+//! Topic names and topic filters: validation (section 4.7; 5.0 adds shared subscriptions, 4.8.2) and subscription matching.
 
+use super::Version;
+use super::rules::Rule;
 use crate::violation::Violation;
 
 /// Why a topic name or filter is not valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
-    /// Zero length (MQTT-4.7.3-1).
+    /// Zero length.
     #[error("is empty; topic names and filters must be at least one character long")]
     Empty,
-    /// Contains U+0000 (MQTT-4.7.3-2).
+    /// Contains U+0000.
     #[error("contains the null character U+0000")]
     Null,
-    /// More than 65535 bytes (MQTT-4.7.3-3).
+    /// More than 65535 bytes.
     #[error("is longer than 65535 bytes")]
     TooLong,
-    /// A topic name with `+` or `#` (MQTT-4.7.1-1).
+    /// A topic name with `+` or `#`.
     #[error("contains a wildcard character, which a topic name must not")]
     WildcardInName,
-    /// `#` not alone in the last level (MQTT-4.7.1-2).
+    /// `#` not alone in the last level.
     #[error("uses `#` other than as the whole last level")]
     MultiLevelMisplaced,
-    /// `+` sharing a level with other characters (MQTT-4.7.1-3).
+    /// `+` sharing a level with other characters.
     #[error("uses `+` without it occupying a whole level")]
     SingleLevelMisplaced,
+    /// A 5.0 shared subscription (`$share/...`) with an empty share name.
+    #[error("is a shared subscription with an empty share name")]
+    ShareNameEmpty,
+    /// A 5.0 shared subscription whose share name holds `+` or `#`, or has no topic filter after it.
+    #[error(
+        "is a shared subscription whose share name has `+` or `#`, or no `/` and topic filter after it"
+    )]
+    ShareNameMalformed,
 }
 
 impl TopicError {
-    /// The 3.1.1 statement the error breaks.
-    pub fn spec(self) -> &'static str {
+    /// The rule the error breaks; its statement id depends on the version ([`Rule::id`]).
+    pub fn rule(self) -> Rule {
         match self {
-            Self::Empty => "MQTT-4.7.3-1",
-            Self::Null => "MQTT-4.7.3-2",
-            Self::TooLong => "MQTT-4.7.3-3",
-            Self::WildcardInName => "MQTT-4.7.1-1",
-            Self::MultiLevelMisplaced => "MQTT-4.7.1-2",
-            Self::SingleLevelMisplaced => "MQTT-4.7.1-3",
+            Self::Empty => Rule::TopicNotEmpty,
+            Self::Null => Rule::TopicNoNull,
+            Self::TooLong => Rule::TopicMaxLength,
+            Self::WildcardInName => Rule::TopicNameNoWildcard,
+            Self::MultiLevelMisplaced => Rule::MultiLevelWildcardLast,
+            Self::SingleLevelMisplaced => Rule::SingleLevelWildcardWholeLevel,
+            Self::ShareNameEmpty => Rule::ShareNameNotEmpty,
+            Self::ShareNameMalformed => Rule::ShareNameForm,
         }
     }
 }
@@ -51,7 +63,7 @@ fn check_common(s: &str) -> Result<(), TopicError> {
     }
 }
 
-/// Checks a topic name (as in PUBLISH): non-empty, no U+0000, no wildcards.
+/// Checks a topic name (as in PUBLISH): non-empty, no U+0000, no wildcards (the same in 3.1.1 and 5.0).
 pub fn validate_name(name: &str) -> Result<(), TopicError> {
     check_common(name)?;
     if name.contains(['+', '#']) {
@@ -60,9 +72,24 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// Checks a topic filter (as in SUBSCRIBE): non-empty, no U+0000, `#` and `+` only as whole levels, `#` last.
-pub fn validate_filter(filter: &str) -> Result<(), TopicError> {
+/// Checks a topic filter of `version` (as in SUBSCRIBE): non-empty, no U+0000, `#` and `+` only as
+/// whole levels, `#` last; in 5.0 also the form of a shared subscription, `$share/{ShareName}/{filter}`
+/// (in 3.1.1 such a filter is an ordinary one).
+pub fn validate_filter(filter: &str, version: Version) -> Result<(), TopicError> {
     check_common(filter)?;
+    let filter = match (version, filter.strip_prefix("$share/")) {
+        (Version::V5, Some(shared)) => {
+            let (share_name, rest) = shared.split_once('/').unwrap_or((shared, ""));
+            if share_name.is_empty() {
+                return Err(TopicError::ShareNameEmpty);
+            }
+            if share_name.contains(['+', '#']) || rest.is_empty() {
+                return Err(TopicError::ShareNameMalformed);
+            }
+            rest
+        }
+        _ => filter,
+    };
     let levels: Vec<&str> = filter.split('/').collect();
     let last = levels.len().saturating_sub(1);
     for (i, level) in levels.iter().enumerate() {
@@ -94,16 +121,23 @@ pub fn matches(filter: &str, name: &str) -> bool {
     }
 }
 
-/// Reports a topic name's breaches found by the decoder; `wildcard_spec` is the id for wildcards in this field.
-/// U+0000 is left out here: the string check reports it as MQTT-1.5.3-2.
-pub(crate) fn check_name(name: &str, field: &str, wildcard_spec: &str, v: &mut Vec<Violation>) {
+/// Reports a topic name's breaches found by the decoder of `version`; `wildcard` is the rule
+/// wildcards in this field break. U+0000 is left out here: the string check reports it
+/// ([`Rule::Utf8NoNull`]).
+pub(crate) fn check_name(
+    name: &str,
+    field: &str,
+    wildcard: Rule,
+    version: Version,
+    v: &mut Vec<Violation>,
+) {
     match validate_name(name) {
-        Err(TopicError::Empty) => v.push(Violation::new(
-            "MQTT-4.7.3-1",
+        Err(TopicError::Empty) => v.extend(Rule::TopicNotEmpty.violation(
+            version,
             format!("{field} is empty; topic names must be at least one character long"),
         )),
-        Err(TopicError::WildcardInName) => v.push(Violation::new(
-            wildcard_spec,
+        Err(TopicError::WildcardInName) => v.extend(wildcard.violation(
+            version,
             format!("{field} `{name}` contains a wildcard character"),
         )),
         _ => {}
@@ -127,7 +161,8 @@ mod tests {
             "$SYS/#",
             "/",
         ] {
-            assert_eq!(validate_filter(ok), Ok(()), "{ok}");
+            assert_eq!(validate_filter(ok, Version::V311), Ok(()), "{ok}");
+            assert_eq!(validate_filter(ok, Version::V5), Ok(()), "{ok}");
         }
         for (bad, err) in [
             ("", TopicError::Empty),
@@ -138,9 +173,35 @@ mod tests {
             ("a/+b", TopicError::SingleLevelMisplaced),
             ("a\0", TopicError::Null),
         ] {
-            assert_eq!(validate_filter(bad), Err(err), "{bad}");
+            assert_eq!(validate_filter(bad, Version::V311), Err(err), "{bad}");
+            assert_eq!(validate_filter(bad, Version::V5), Err(err), "{bad}");
         }
-        assert_eq!(TopicError::MultiLevelMisplaced.spec(), "MQTT-4.7.1-2");
+        assert_eq!(
+            TopicError::MultiLevelMisplaced.rule(),
+            Rule::MultiLevelWildcardLast
+        );
+    }
+
+    #[test]
+    fn shared_subscriptions_are_checked_in_50_only() {
+        for ok in ["$share/g/a/#", "$share/g/+", "$share/g//"] {
+            assert_eq!(validate_filter(ok, Version::V5), Ok(()), "{ok}");
+        }
+        for (bad, err) in [
+            ("$share//a", TopicError::ShareNameEmpty),
+            ("$share/", TopicError::ShareNameEmpty),
+            ("$share/g", TopicError::ShareNameMalformed),
+            ("$share/g/", TopicError::ShareNameMalformed),
+            ("$share/g+/a", TopicError::ShareNameMalformed),
+            ("$share/#", TopicError::ShareNameMalformed),
+            ("$share/g/a/#/b", TopicError::MultiLevelMisplaced),
+        ] {
+            assert_eq!(validate_filter(bad, Version::V5), Err(err), "{bad}");
+        }
+        // In 3.1.1 `$share` is an ordinary first level.
+        assert_eq!(validate_filter("$share//a", Version::V311), Ok(()));
+        assert_eq!(validate_filter("$share/g", Version::V311), Ok(()));
+        assert_eq!(TopicError::ShareNameEmpty.rule().id(Version::V311), None);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Version;
 use super::error::EncodeError;
-use super::wire::{PROTOCOL_VIOLATION, Reader, put_prefixed, put_u16, text, truncated};
+use super::rules::Rule;
+use super::wire::{Reader, put_prefixed, put_u16, text, truncated};
 use crate::violation::Violation;
 
 /// UNSUBSCRIBE: packet identifier and topic filters to remove.
@@ -26,32 +28,40 @@ impl Unsubscribe {
         Ok(0b0010)
     }
 
-    /// Reads an UNSUBSCRIBE body, reporting every deviation.
-    pub(crate) fn decode(r: &mut Reader<'_>, v: &mut Vec<Violation>) -> Result<Self, Violation> {
+    /// Reads an UNSUBSCRIBE body of `version`, reporting every deviation.
+    pub(crate) fn decode(
+        r: &mut Reader<'_>,
+        version: Version,
+        v: &mut Vec<Violation>,
+    ) -> Result<Self, Violation> {
         let id = r.u16().ok_or_else(|| {
             truncated(
-                PROTOCOL_VIOLATION,
+                Rule::TruncatedField,
+                version,
                 "UNSUBSCRIBE ends before its packet identifier",
             )
         })?;
         if id == 0 {
-            v.push(Violation::new(
-                "MQTT-2.3.1-1",
-                "UNSUBSCRIBE has packet identifier 0",
-            ));
+            v.extend(
+                Rule::PacketIdNonZeroClient
+                    .violation(version, "UNSUBSCRIBE has packet identifier 0"),
+            );
         }
         let mut topics = Vec::new();
         while r.remaining() > 0 {
             let bytes = r.prefixed().ok_or_else(|| {
-                truncated(PROTOCOL_VIOLATION, "UNSUBSCRIBE ends inside a topic filter")
+                truncated(
+                    Rule::TruncatedField,
+                    version,
+                    "UNSUBSCRIBE ends inside a topic filter",
+                )
             })?;
-            topics.push(text(bytes, "UNSUBSCRIBE topic filter", v));
+            topics.push(text(bytes, "UNSUBSCRIBE topic filter", version, v));
         }
         if topics.is_empty() {
-            v.push(Violation::new(
-                "MQTT-3.10.3-2",
-                "UNSUBSCRIBE has no topic filter",
-            ));
+            v.extend(
+                Rule::UnsubscribeHasFilter.violation(version, "UNSUBSCRIBE has no topic filter"),
+            );
         }
         Ok(Self { id, topics })
     }
@@ -60,7 +70,7 @@ impl Unsubscribe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, s2c_specs};
+    use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, ids, s2c_specs};
     use crate::mqtt::{DecodeError, Packet, Version, encode};
 
     #[test]
@@ -80,18 +90,21 @@ mod tests {
 
     #[test]
     fn violations() {
-        assert_eq!(c2s_specs(&[0xa2, 0x02, 0x00, 0x01]), ["MQTT-3.10.3-2"]);
+        assert_eq!(
+            c2s_specs(&[0xa2, 0x02, 0x00, 0x01]),
+            ids([Rule::UnsubscribeHasFilter])
+        );
         assert_eq!(
             c2s_specs(&[0xa0, 0x05, 0x00, 0x01, 0x00, 0x01, b'a']),
-            ["MQTT-2.2.2-1"]
+            ids([Rule::ReservedFlags])
         );
         assert_eq!(
             c2s_specs(&[0xa2, 0x05, 0x00, 0x00, 0x00, 0x01, b'a']),
-            ["MQTT-2.3.1-1"]
+            ids([Rule::PacketIdNonZeroClient])
         );
         assert_eq!(
             s2c_specs(&[0xa2, 0x05, 0x00, 0x01, 0x00, 0x01, b'a']),
-            ["MQTT-4.8.0-1"]
+            ids([Rule::WrongDirection])
         );
         assert!(matches!(
             decode_c2s(&[0xa2, 0x05, 0x00, 0x01, 0x00, 0x05, b'a']),

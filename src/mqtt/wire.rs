@@ -1,15 +1,12 @@
 //! Wire primitives shared by all packet types: remaining length, integers, length-prefixed fields, string checks.
 
+use super::Version;
 use super::error::EncodeError;
+use super::rules::Rule;
 use crate::violation::Violation;
 
 /// Largest remaining length the four-byte variable length encoding can carry.
 pub const MAX_REMAINING_LENGTH: usize = 268_435_455;
-
-/// Statement used for protocol violations that the 3.1.1 Appendix B gives no narrower id for
-/// (remaining length form, reserved packet types, trailing bytes, packets sent the wrong way).
-/// MQTT-4.8.0-1 says a protocol violation closes the connection; it is the nearest id.
-pub(crate) const PROTOCOL_VIOLATION: &str = "MQTT-4.8.0-1";
 
 /// How many bytes the minimal variable length encoding of `value` takes.
 pub(crate) fn remaining_length_size(value: usize) -> usize {
@@ -112,16 +109,20 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Turns the bytes of a UTF-8 encoded string field into text, reporting MQTT-1.5.3-1/-2 breaches.
+/// Turns the bytes of a UTF-8 encoded string field into text, reporting breaches of the string
+/// rules of `version` ([`Rule::Utf8WellFormed`], [`Rule::Utf8NoNull`]).
 /// Ill-formed sequences are replaced by U+FFFD in the result; `raw` keeps the original bytes.
-pub(crate) fn text(bytes: &[u8], field: &str, violations: &mut Vec<Violation>) -> String {
+pub(crate) fn text(
+    bytes: &[u8],
+    field: &str,
+    version: Version,
+    violations: &mut Vec<Violation>,
+) -> String {
+    let null = || format!("{field} contains the null character U+0000");
     match std::str::from_utf8(bytes) {
         Ok(s) => {
             if s.contains('\0') {
-                violations.push(Violation::new(
-                    "MQTT-1.5.3-2",
-                    format!("{field} contains the null character U+0000"),
-                ));
+                violations.extend(Rule::Utf8NoNull.violation(version, null()));
             }
             s.to_string()
         }
@@ -135,12 +136,9 @@ pub(crate) fn text(bytes: &[u8], field: &str, violations: &mut Vec<Violation>) -
             } else {
                 format!("{field} is not well-formed UTF-8: {}", hex::encode(bytes))
             };
-            violations.push(Violation::new("MQTT-1.5.3-1", detail));
+            violations.extend(Rule::Utf8WellFormed.violation(version, detail));
             if bytes.contains(&0) {
-                violations.push(Violation::new(
-                    "MQTT-1.5.3-2",
-                    format!("{field} contains the null character U+0000"),
-                ));
+                violations.extend(Rule::Utf8NoNull.violation(version, null()));
             }
             String::from_utf8_lossy(bytes).into_owned()
         }
@@ -176,10 +174,10 @@ pub(crate) fn qos_bits(value: u8, field: &'static str) -> Result<u8, EncodeError
     }
 }
 
-/// A violation for a packet whose fields end before the remaining length says.
-pub(crate) fn truncated(spec: &str, what: impl std::fmt::Display) -> Violation {
-    Violation::new(
-        spec,
+/// A violation of `rule` in `version` for a packet whose fields end before the remaining length says.
+pub(crate) fn truncated(rule: Rule, version: Version, what: impl std::fmt::Display) -> Violation {
+    rule.malformed(
+        version,
         format!("{what} (fields run past the remaining length)"),
     )
 }
@@ -187,6 +185,7 @@ pub(crate) fn truncated(spec: &str, what: impl std::fmt::Display) -> Violation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mqtt::codec::tests::id;
 
     fn encoded(value: usize) -> Vec<u8> {
         let mut out = Vec::new();
@@ -251,18 +250,30 @@ mod tests {
     #[test]
     fn text_reports_bad_strings() {
         let mut v = Vec::new();
-        assert_eq!(text(b"ok", "f", &mut v), "ok");
+        assert_eq!(text(b"ok", "f", Version::V311, &mut v), "ok");
         assert!(v.is_empty());
-        text(&[0xc3, 0x28], "f", &mut v);
-        assert_eq!(v.pop().unwrap().spec, "MQTT-1.5.3-1");
-        text(&[0xed, 0xa0, 0x80], "f", &mut v);
+        text(&[0xc3, 0x28], "f", Version::V311, &mut v);
+        assert_eq!(v.pop().unwrap().spec, id(Rule::Utf8WellFormed));
+        text(&[0xed, 0xa0, 0x80], "f", Version::V311, &mut v);
         let s = v.pop().unwrap();
-        assert_eq!(s.spec, "MQTT-1.5.3-1");
+        assert_eq!(s.spec, id(Rule::Utf8WellFormed));
         assert!(s.detail.contains("surrogate"));
-        text(b"a\0", "f", &mut v);
-        assert_eq!(v.pop().unwrap().spec, "MQTT-1.5.3-2");
+        text(b"a\0", "f", Version::V311, &mut v);
+        assert_eq!(v.pop().unwrap().spec, id(Rule::Utf8NoNull));
+        // 5.0 numbers the same string rules differently.
+        text(&[0xc3, 0x28], "f", Version::V5, &mut v);
+        text(b"a\0", "f", Version::V5, &mut v);
+        let got: Vec<_> = v.drain(..).map(|v| v.spec).collect();
+        assert_eq!(
+            got,
+            [Rule::Utf8WellFormed, Rule::Utf8NoNull].map(|r| r.id(Version::V5).unwrap())
+        );
+        assert_ne!(got[0], id(Rule::Utf8WellFormed));
         // U+FEFF must be kept, not stripped (MQTT-1.5.3-3).
-        assert_eq!(text(&[0xef, 0xbb, 0xbf, 0x61], "f", &mut v), "\u{feff}a");
+        assert_eq!(
+            text(&[0xef, 0xbb, 0xbf, 0x61], "f", Version::V311, &mut v),
+            "\u{feff}a"
+        );
         assert!(v.is_empty());
     }
 

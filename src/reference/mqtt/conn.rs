@@ -11,7 +11,7 @@ use super::link::Link;
 use super::state::{ConnId, Reaction, Shared, Then};
 use super::wire::{connect_preamble, encode_out};
 use crate::mqtt::codec::{DecodeError, Decoded, Decoder, Direction};
-use crate::mqtt::{Connack, ConnectReturnCode, Packet, Version};
+use crate::mqtt::{Connack, ConnectReturnCode, Packet, Rule, Version};
 
 /// Largest remaining length accepted from a client.
 pub(crate) const MAX_PACKET: usize = 1 << 20;
@@ -146,8 +146,12 @@ fn first_packet(
     let Packet::Connect(connect) = decoded.packet else {
         return refuse;
     };
-    // A zero-byte client id with CleanSession 0 (MQTT-3.1.3-7) is answered by CONNACK 0x02 instead.
-    let serious = decoded.violations.iter().any(|v| v.spec != "MQTT-3.1.3-7");
+    // A zero-byte client id with CleanSession 0 is answered by CONNACK 0x02 instead.
+    let no_id = Rule::EmptyClientIdCleanSession.id(Version::V311);
+    let serious = decoded
+        .violations
+        .iter()
+        .any(|v| Some(v.spec.as_str()) != no_id);
     if serious && !shared.has(MqttFault::NoCloseOnMalformed) {
         return refuse;
     }

@@ -11,7 +11,7 @@ use super::fault::MqttFault;
 use crate::mqtt::topic;
 use crate::mqtt::{
     Ack, Connack, Connect, ConnectReturnCode, Packet, Payload, Publish, Suback, SubackReturnCode,
-    Will,
+    Version, Will,
 };
 
 /// Identifies one network connection.
@@ -478,7 +478,7 @@ impl Shared {
                 let mut reasons = Vec::with_capacity(s.filters.len().min(1024));
                 let mut granted = Vec::new();
                 for f in s.filters {
-                    if topic::validate_filter(&f.topic).is_err() || f.qos > 2 {
+                    if topic::validate_filter(&f.topic, Version::V311).is_err() || f.qos > 2 {
                         reasons.push(SubackReturnCode::Failure);
                         continue;
                     }

@@ -12,8 +12,8 @@ use super::link::Link;
 use super::{BrokerConfig, BrokerHandle, MqttFault, start};
 use crate::mqtt::codec::{Decoded, Decoder, Direction};
 use crate::mqtt::{
-    Ack, Connack, Connect, ConnectReturnCode, Filter, Packet, Payload, Publish, SubackReturnCode,
-    Subscribe, Unsubscribe, Version, Will, encode,
+    Ack, Connack, Connect, ConnectReturnCode, Filter, Packet, Payload, Publish, Rule,
+    SubackReturnCode, Subscribe, Unsubscribe, Version, Will, encode,
 };
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -753,7 +753,10 @@ async fn fault_non_minimal_length() {
     assert_eq!(d.raw, [0x20, 0x82, 0x80, 0x80, 0x00, 0x00, 0x00]);
     assert_eq!(d.packet, Packet::Connack(accepted(false)));
     assert_eq!(d.violations.len(), 1);
-    assert_eq!(d.violations[0].spec, "MQTT-4.8.0-1");
+    assert_eq!(
+        Some(d.violations[0].spec.as_str()),
+        Rule::NonMinimalLength.id(Version::V311)
+    );
 }
 
 #[tokio::test]
