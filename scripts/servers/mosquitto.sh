@@ -5,10 +5,12 @@
 # start writes DIR/env (KEY=VALUE lines, sourceable) with
 #   WIRECHECK_MOSQUITTO_URL=mqtt://127.0.0.1:PORT
 #   WIRECHECK_MOSQUITTO_WS_URL=ws://127.0.0.1:PORT/mqtt   (clients must offer subprotocol "mqtt")
+#   WIRECHECK_MOSQUITTO_AUTH_URL=mqtt://127.0.0.1:PORT    (requires WIRECHECK_MQTT_USER / WIRECHECK_MQTT_PASSWORD)
 # and DIR/pid. Exit codes: 0 ok, 1 failure, 2 usage, 69 mosquitto not installed.
 set -euo pipefail
 
 PROG=mosquitto.sh
+AUTH_USER=wcuser
 READY_TIMEOUT_MS=10000
 STOP_TIMEOUT_MS=10000
 
@@ -59,15 +61,20 @@ start() {
   fi
   rm -f "$dir/env" "$dir/pid"
 
-  local attempt tcp ws pid deadline
+  local attempt tcp ws auth pid deadline auth_password
+  auth_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
   for attempt in 1 2 3; do
-    read -r tcp ws < <(free_ports 2)
+    read -r tcp ws auth < <(free_ports 3)
+    # A third listener requires a user name and password (for the credential tests).
+    rm -f "$dir/passwd"
+    mosquitto_passwd -b -c "$dir/passwd" "$AUTH_USER" "$auth_password" >/dev/null 2>&1 \
+      || die "mosquitto_passwd could not write $dir/passwd"
+    # mosquitto started as root reads it as user mosquitto; the file holds only a salted hash.
+    chmod 644 "$dir/passwd"
     cat > "$dir/mosquitto.conf" <<CONF
-# written by scripts/servers/mosquitto.sh for wirecheck; loopback only
-allow_anonymous true
+per_listener_settings true
 persistence false
 set_tcp_nodelay true
-# no pid_file: as root mosquitto drops to user mosquitto and cannot write into DIR
 log_dest stderr
 log_type error
 log_type warning
@@ -77,10 +84,16 @@ connection_messages true
 
 listener $tcp 127.0.0.1
 protocol mqtt
+allow_anonymous true
 
-# websockets listeners ignore an IP address (binds all interfaces); an interface name works
 listener $ws lo
 protocol websockets
+allow_anonymous true
+
+listener $auth 127.0.0.1
+protocol mqtt
+allow_anonymous false
+password_file $dir/passwd
 CONF
     mosquitto -c "$dir/mosquitto.conf" < /dev/null > "$dir/mosquitto.log" 2>&1 &
     pid=$!
@@ -89,14 +102,17 @@ CONF
     while running "$pid" && [ "$(now_ms)" -lt "$deadline" ]; do
       # "running" is logged after every listener is open, so the ports are mosquitto's own
       if grep -q "mosquitto version .* running" "$dir/mosquitto.log" \
-        && port_open "$tcp" && port_open "$ws" && running "$pid"; then
+        && port_open "$tcp" && port_open "$ws" && port_open "$auth" && running "$pid"; then
         {
           echo "WIRECHECK_MOSQUITTO_URL=mqtt://127.0.0.1:$tcp"
           echo "WIRECHECK_MOSQUITTO_WS_URL=ws://127.0.0.1:$ws/mqtt"
+          echo "WIRECHECK_MOSQUITTO_AUTH_URL=mqtt://127.0.0.1:$auth"
+          echo "WIRECHECK_MQTT_USER=$AUTH_USER"
+          echo "WIRECHECK_MQTT_PASSWORD=$auth_password"
         } > "$dir/env.tmp"
         mv "$dir/env.tmp" "$dir/env"
-        echo "$PROG: mosquitto $(mosquitto -h 2>/dev/null | awk 'NR==1 { print $3 }') ready in $(took): pid $pid, mqtt 127.0.0.1:$tcp, ws 127.0.0.1:$ws (dir $dir)"
-        cat "$dir/env"
+        echo "$PROG: mosquitto $(mosquitto -h 2>/dev/null | awk 'NR==1 { print $3 }') ready in $(took): pid $pid, mqtt 127.0.0.1:$tcp, ws 127.0.0.1:$ws, mqtt with password 127.0.0.1:$auth (dir $dir)"
+        grep -v PASSWORD "$dir/env"
         return 0
       fi
       sleep 0.05
@@ -106,7 +122,7 @@ CONF
       wait "$pid" 2>/dev/null || true
       rm -f "$dir/pid"
       log_tail
-      die "mosquitto (pid $pid) not ready on 127.0.0.1:$tcp / $ws after $((READY_TIMEOUT_MS / 1000)) s"
+      die "mosquitto (pid $pid) not ready on 127.0.0.1:$tcp / $ws / $auth after $((READY_TIMEOUT_MS / 1000)) s"
     fi
     rm -f "$dir/pid"
     if grep -qiE 'address already in use|unable to create websockets listener' "$dir/mosquitto.log" && [ "$attempt" -lt 3 ]; then

@@ -15,7 +15,7 @@ use crate::case::validate::parse_hex;
 use crate::case::{Case, Step};
 use crate::mqtt::codec::{DecodeError, Decoder, Direction, encode};
 use crate::mqtt::template::{normalize_pattern, packet_from_value};
-use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Version};
+use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Rule, Version};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
     ActorSession, CaseState, ClosedBy, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv,
@@ -29,36 +29,27 @@ use crate::violation::Violation;
 /// Largest packet accepted from a server.
 pub const MAX_PACKET: usize = 1 << 20;
 
-/// Statement: the server selects the `mqtt` WebSocket subprotocol.
-const WS_SUBPROTOCOL: &str = "MQTT-6.0.0-4";
-/// Statement: MQTT rides in binary WebSocket frames.
-const WS_BINARY: &str = "MQTT-6.0.0-1";
-/// Statement: a packet that cannot be decoded is a protocol violation.
-const MALFORMED: &str = "MQTT-4.8.0-1";
-
-/// The statement that obliges the server to send a packet of `kind` in answer to the client's
-/// packet, in `version` (None: the kind is no answer, or the version's table is not filled yet).
-fn response_rule(kind: &str, version: Version) -> Option<&'static str> {
-    match version {
-        Version::V311 => match kind {
-            "connack" => Some("MQTT-3.2.0-1"),
-            "suback" => Some("MQTT-3.8.4-1"),
-            "unsuback" => Some("MQTT-3.10.4-4"),
-            "pingresp" => Some("MQTT-3.12.4-1"),
-            "puback" => Some("MQTT-4.3.2-2"),
-            "pubrec" | "pubcomp" => Some("MQTT-4.3.3-2"),
-            _ => None,
-        },
-        Version::V5 => None,
-    }
+/// The rule that obliges the server to send a packet of `kind` in answer to the client's
+/// packet (None: the kind is no answer to anything the client sends).
+fn response_rule(kind: &str) -> Option<Rule> {
+    Some(match kind {
+        "connack" => Rule::ConnackFirst,
+        "suback" => Rule::SubackAnswersSubscribe,
+        "unsuback" => Rule::UnsubackAnswersUnsubscribe,
+        "pingresp" => Rule::PingrespAnswersPingreq,
+        "puback" => Rule::PubackAnswersQos1,
+        "pubrec" => Rule::PubrecAnswersQos2,
+        "pubcomp" => Rule::PubcompAnswersPubrel,
+        _ => return None,
+    })
 }
 
-/// Statement: session present is 0 after a clean-session CONNECT, by version.
-fn clean_session_present_rule(version: Version) -> Option<&'static str> {
-    match version {
-        Version::V311 => Some("MQTT-3.2.2-1"),
-        Version::V5 => None,
-    }
+/// The statement ids of `rule` in `version`, as a failure's list (empty where it has none).
+fn ids(rule: Option<Rule>, version: Version) -> Vec<String> {
+    rule.and_then(|r| r.id(version))
+        .map(str::to_string)
+        .into_iter()
+        .collect()
 }
 
 fn redact(mut v: Value) -> Value {
@@ -142,10 +133,13 @@ impl Codec for MqttCodec {
             }
             Incoming::Text(t) => {
                 self.decoder.push(t.as_bytes());
-                vec![Violation::new(
-                    WS_BINARY,
-                    "the server sent MQTT data in a WebSocket text frame",
-                )]
+                Rule::WsBinaryFrames
+                    .violation(
+                        self.version,
+                        "the server sent MQTT data in a WebSocket text frame",
+                    )
+                    .into_iter()
+                    .collect()
             }
         }
     }
@@ -182,7 +176,10 @@ impl Codec for MqttCodec {
             }
             Err(e) => {
                 self.broken = true;
-                Some(bad(Violation::new(MALFORMED, e.to_string()), Vec::new()))
+                Some(bad(
+                    Rule::ProtocolViolation.malformed(self.version, e.to_string()),
+                    Vec::new(),
+                ))
             }
         }
     }
@@ -259,7 +256,7 @@ impl CaseState for MqttCase {
             env,
             actor,
             "mqtt",
-            WS_SUBPROTOCOL,
+            Rule::WsSubprotocol.id(self.version).unwrap_or_default(),
             MqttCodec::new(self.version),
         )
         .await?;
@@ -313,7 +310,7 @@ impl MqttCase {
             env,
             "cleanup",
             "mqtt",
-            WS_SUBPROTOCOL,
+            Rule::WsSubprotocol.id(self.version).unwrap_or_default(),
             MqttCodec::new(self.version),
         )
         .await?;
@@ -399,10 +396,7 @@ impl MqttActor {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_lowercase();
-        let rule: Vec<String> = response_rule(&want, self.version)
-            .map(str::to_string)
-            .into_iter()
-            .collect();
+        let rule = ids(response_rule(&want), self.version);
         let passable = want != "connack";
         let skip = |m: &Inbound<Packet>| {
             passable
@@ -534,10 +528,7 @@ impl MqttActor {
         }
         if clean && c.session_present {
             return Err(Failure::check_only(
-                clean_session_present_rule(self.version)
-                    .map(str::to_string)
-                    .into_iter()
-                    .collect(),
+                ids(Some(Rule::CleanSessionNotPresent), self.version),
                 "the CONNACK to a clean-session CONNECT has session present set",
             )
             .with_actual(summarize(&connack)));
