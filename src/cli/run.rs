@@ -1,40 +1,62 @@
 //! `wirecheck run`: load → plan → preflight → run → reports → exit code.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{CliError, RunArgs, exit, load_selection};
-use crate::case::Protocol;
+use super::{CliError, RunArgs, exit, load_and_select};
+use crate::case::{Case, Protocol};
 use crate::report::{console, json, junit};
 use crate::run::engine::{RunOptions, new_run_id};
 use crate::run::scheduler::run_all;
 use crate::run::verdict::Totals;
+use crate::spec::SpecSet;
 use crate::target::{Target, TargetOptions};
 use crate::transport::ConnectOptions;
+use crate::transport::tls::CaRoots;
+
+/// Largest `--ca` file accepted.
+const MAX_CA_BYTES: u64 = 1024 * 1024;
 
 /// Runs the selection; returns the exit code.
 pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
-    let cases = load_selection(&args.selection)?;
-    if let Some(ca) = &args.ca
-        && !ca.is_file()
-    {
-        return Err(CliError::BadInput(format!(
-            "--ca {}: expected a readable PEM file",
-            ca.display()
-        )));
+    let (loaded, cases) = load_and_select(&args.selection)?;
+    if args.insecure && args.ca.is_some() {
+        return Err(CliError::BadInput(
+            "--insecure and --ca contradict each other: --insecure trusts any certificate, --ca trusts only that CA; give one".into(),
+        ));
     }
+    let ca = match &args.ca {
+        Some(path) => Some(Arc::new(read_ca(path)?)),
+        None => None,
+    };
     let topts = TargetOptions {
         protocol: args.protocol.map(Into::into),
         domain: args.domain.clone(),
         faults: args.faults.clone(),
+        user: args.user.clone(),
+        password_env: args.password_env.clone(),
     };
     let target = Target::resolve(args.target.as_deref(), &topts)
         .await
         .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let reports = ReportFiles::prepare(args.junit.as_deref(), args.json.as_deref())?;
+    if cases.is_empty() {
+        let why = nothing_selected(&args.selection, &loaded);
+        if args.allow_empty {
+            eprintln!("note: {why}; --allow-empty accepts that");
+            return Ok(exit::OK);
+        }
+        return Err(CliError::NothingRan(format!(
+            "error: {why} (pass --allow-empty to accept an empty run)"
+        )));
+    }
+    check_pool(&target, &cases)?;
     let connect = ConnectOptions {
         subprotocol: None,
         insecure: args.insecure,
-        ca_file: args.ca.clone(),
+        ca,
         timeout: args.connect_timeout,
     };
     preflight(&target, &cases, &connect).await?;
@@ -42,7 +64,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+        .clamp(1, super::MAX_JOBS);
     let opts = RunOptions {
         jobs,
         default_timeout: args.timeout,
@@ -69,32 +91,198 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
     progress.finish();
     let elapsed = started.elapsed();
 
-    if let Some(path) = &args.junit {
-        junit::write(path, &target.name, &results)
-            .map_err(|e| CliError::BadInput(e.to_string()))?;
-    }
-    if let Some(path) = &args.json {
-        json::write(path, &target.name, &opts.run_id, &results)
-            .map_err(|e| CliError::BadInput(e.to_string()))?;
-    }
-    print!(
+    // The summary first: a report that cannot be written must not hide it.
+    let mut out = std::io::stdout().lock();
+    let _ = write!(
+        out,
         "{}",
         console::summary(&results, style, &target.name, elapsed)
     );
-    if let Some(path) = &args.junit {
-        println!("JUnit report: {}", path.display());
-    }
-    if let Some(path) = &args.json {
-        println!("JSON report: {}", path.display());
-    }
     let t = Totals::of(&results);
-    Ok(if t.failed > 0 {
+    let mut code = if t.failed > 0 {
         exit::FAILED
     } else if t.errors > 0 {
-        exit::UNREACHABLE
+        exit::CASE_ERROR
+    } else if t.passed + t.xfailed == 0 && !args.allow_empty {
+        eprintln!(
+            "error: nothing ran: every selected case was skipped (pass --allow-empty to accept that)"
+        );
+        exit::NOTHING_RAN
     } else {
         exit::OK
-    })
+    };
+    if let Some(path) = &reports.junit {
+        match junit::write(path, &target.name, &results) {
+            Ok(()) => {
+                let _ = writeln!(out, "JUnit report: {}", path.display());
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = code.max(exit::BAD_INPUT);
+            }
+        }
+    }
+    if let Some(path) = &reports.json {
+        match json::write(path, &target.name, &opts.run_id, &results) {
+            Ok(()) => {
+                let _ = writeln!(out, "JSON report: {}", path.display());
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = code.max(exit::BAD_INPUT);
+            }
+        }
+    }
+    let _ = out.flush();
+    Ok(code)
+}
+
+/// Why the selection is empty, with hints for filters that match nothing.
+fn nothing_selected(sel: &super::Selection, loaded: &[Case]) -> String {
+    if loaded.is_empty() {
+        return "no case selected: the given paths hold no case files (*.yaml, *.yml)".into();
+    }
+    let mut hints = Vec::new();
+    for id in &sel.specs {
+        let known = [SpecSet::Mqtt311, SpecSet::Xmpp]
+            .iter()
+            .any(|set| set.contains(id));
+        if !known {
+            hints.push(format!("--spec {id} is not a statement id wirecheck knows"));
+        } else if !loaded
+            .iter()
+            .any(|c| c.spec.contains(id) || c.steps.iter().any(|s| s.step.spec().contains(id)))
+        {
+            hints.push(format!("no loaded case checks --spec {id}"));
+        }
+    }
+    for tag in &sel.tags {
+        if !loaded.iter().any(|c| c.tags.contains(tag)) {
+            hints.push(format!("no loaded case has --tag {tag}"));
+        }
+    }
+    let mut text = format!(
+        "no case selected: {} case{} loaded, none matches the filters",
+        loaded.len(),
+        if loaded.len() == 1 { "" } else { "s" }
+    );
+    if !hints.is_empty() {
+        text.push_str(&format!(" ({})", hints.join("; ")));
+    }
+    text
+}
+
+/// Reads and parses `--ca` once, before anything connects.
+fn read_ca(path: &Path) -> Result<CaRoots, CliError> {
+    let bytes = crate::case::source::read_regular_file(path, MAX_CA_BYTES, "CA certificate (PEM)")
+        .map_err(|e| CliError::BadInput(format!("--ca: {e}")))?;
+    CaRoots::from_pem(path, &bytes).map_err(|e| CliError::BadInput(format!("--ca: {e}")))
+}
+
+/// The report files, checked to be writable before the run starts.
+struct ReportFiles {
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+}
+
+impl ReportFiles {
+    /// Creates missing parent folders (saying so) and opens each file for writing, so an
+    /// unwritable path is bad input now rather than a lost report after the run.
+    fn prepare(junit: Option<&Path>, json: Option<&Path>) -> Result<ReportFiles, CliError> {
+        if let (Some(a), Some(b)) = (junit, json)
+            && a == b
+        {
+            return Err(CliError::BadInput(format!(
+                "--junit and --json both name {}; give each report its own file",
+                a.display()
+            )));
+        }
+        for (flag, path) in [("--junit", junit), ("--json", json)] {
+            if let Some(p) = path {
+                check_writable(flag, p)?;
+            }
+        }
+        Ok(ReportFiles {
+            junit: junit.map(Path::to_path_buf),
+            json: json.map(Path::to_path_buf),
+        })
+    }
+}
+
+fn check_writable(flag: &str, path: &Path) -> Result<(), CliError> {
+    let bad = |what: String| CliError::BadInput(format!("{flag} {}: {what}", path.display()));
+    if path.is_dir() {
+        return Err(bad("is a directory; give a file name".into()));
+    }
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Err(bad("exists and is not a regular file".into()));
+    }
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        if dir.exists() {
+            return Err(bad(format!(
+                "its directory {} is a file, not a directory",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| {
+            bad(format!(
+                "cannot create its directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        eprintln!("note: created directory {} for {flag}", dir.display());
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| bad(format!("cannot be written: {e}")))?;
+    if !existed {
+        // Leave no empty report behind if the run stops early; it is written at the end.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// An XMPP case leases one account per actor: the pool must hold enough for the largest case.
+fn check_pool(target: &Target, cases: &[Case]) -> Result<(), CliError> {
+    let Some(x) = &target.xmpp else {
+        return Ok(());
+    };
+    let Some(biggest) = cases
+        .iter()
+        .filter(|c| c.protocol == Protocol::Xmpp)
+        .max_by_key(|c| c.actors.len())
+    else {
+        return Ok(());
+    };
+    let wanted = biggest.actors.len();
+    let have = x.pool.len();
+    if have >= wanted {
+        return Ok(());
+    }
+    let how = if target.name.contains("://") {
+        format!(
+            "set {}=user1:pass1,user2:pass2,... with at least {wanted} accounts that exist on the server",
+            crate::target::ACCOUNTS_ENV
+        )
+    } else {
+        format!(
+            "list at least {wanted} accounts under `accounts:` in the profile, or set {}=user1:pass1,...",
+            crate::target::ACCOUNTS_ENV
+        )
+    };
+    Err(CliError::BadInput(format!(
+        "the selected XMPP cases need {wanted} account{} (case `{}` has {wanted} actors), but the target's account pool has {have}: {how}",
+        if wanted == 1 { "" } else { "s" },
+        biggest.id
+    )))
 }
 
 /// Checks that every endpoint the selected cases need accepts a connection at all.

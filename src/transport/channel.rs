@@ -1,8 +1,8 @@
 //! One client connection to a target, whatever the transport: bytes over TCP/TLS or messages
 //! and raw frames over WebSocket, with bounded reads and deadlines on connect.
 
-use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -35,8 +35,8 @@ pub struct ConnectOptions {
     pub subprotocol: Option<String>,
     /// Skip certificate verification.
     pub insecure: bool,
-    /// Trust this CA file instead of the system roots.
-    pub ca_file: Option<PathBuf>,
+    /// Trust these CA certificates (`--ca FILE`, parsed once) instead of the system roots.
+    pub ca: Option<Arc<tls::CaRoots>>,
     /// Deadline for TCP connect + TLS + WebSocket handshake.
     pub timeout: Duration,
 }
@@ -46,7 +46,7 @@ impl Default for ConnectOptions {
         Self {
             subprotocol: None,
             insecure: false,
-            ca_file: None,
+            ca: None,
             timeout: Duration::from_secs(5),
         }
     }
@@ -194,35 +194,37 @@ impl Channel {
                 source,
             })?;
         let _ = tcp.set_nodelay(true);
-        let stream: BoxStream =
-            if endpoint.kind.is_tls() {
-                let alpn: &[&[u8]] = match (endpoint.kind, opts.subprotocol.as_deref()) {
-                    (TransportKind::Tls, _) => &[b"mqtt"],
-                    _ => &[b"http/1.1"],
-                };
-                let config = tls::client_config(opts.ca_file.as_deref(), opts.insecure, alpn)
-                    .map_err(|e| TransportError::Tls {
+        let stream: BoxStream = if endpoint.kind.is_tls() {
+            let alpn: &[&[u8]] = match (endpoint.kind, opts.subprotocol.as_deref()) {
+                (TransportKind::Tls, _) => &[b"mqtt"],
+                _ => &[b"http/1.1"],
+            };
+            let config =
+                tls::client_config(opts.ca.as_deref(), opts.insecure, alpn).map_err(|e| {
+                    TransportError::Tls {
                         addr: addr.clone(),
                         why: e.to_string(),
-                    })?;
-                let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(
-                    |e| TransportError::Tls {
+                    }
+                })?;
+            let name =
+                rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(|e| {
+                    TransportError::Tls {
                         addr: addr.clone(),
                         why: format!("bad server name: {e}"),
-                    },
-                )?;
-                let connector = tokio_rustls::TlsConnector::from(config);
-                let tls = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| TransportError::Tls {
-                        addr: addr.clone(),
-                        why: e.to_string(),
-                    })?;
-                Box::pin(tls)
-            } else {
-                Box::pin(tcp)
-            };
+                    }
+                })?;
+            let connector = tokio_rustls::TlsConnector::from(config);
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| TransportError::Tls {
+                    addr: addr.clone(),
+                    why: e.to_string(),
+                })?;
+            Box::pin(tls)
+        } else {
+            Box::pin(tcp)
+        };
         if !endpoint.kind.is_websocket() {
             return Ok(Channel {
                 inner: Inner::Stream(stream),
