@@ -169,6 +169,14 @@ fn run_on_the_builtin_target_passes_and_writes_reports() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["totals"]["passed"], 1);
     assert_eq!(doc["cases"][0]["verdict"], "pass");
+    // One time unit, named in the field: milliseconds.
+    assert_eq!(doc["format"], 2);
+    assert!(doc["cases"][0]["duration_ms"].is_number(), "{doc}");
+    assert!(doc["cases"][0].get("duration").is_none(), "{doc}");
+    assert!(
+        doc["cases"][0]["transcript"][0]["at_ms"].is_number(),
+        "{doc}"
+    );
 }
 
 #[test]

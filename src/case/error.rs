@@ -120,6 +120,18 @@ impl LoadError {
         }
     }
 
+    /// The same error without the quoted source line (when that line holds a secret).
+    pub fn without_snippet(self) -> Self {
+        match self {
+            LoadError::Invalid { message, loc, .. } => LoadError::Invalid {
+                message,
+                loc,
+                snippet: None,
+            },
+            other => other,
+        }
+    }
+
     /// Converts a serde-saphyr error on `source` (read from `path`) into a located error in the
     /// terms of the file's author; `kind` names the file ("case file", "profile").
     pub fn from_yaml(path: &Path, source: &str, e: &serde_saphyr::Error, kind: &str) -> Self {

@@ -296,14 +296,14 @@ async fn preflight(
     if needs(Protocol::Mqtt)
         && let Some(m) = &target.mqtt
     {
-        endpoints.push(m.endpoint.clone());
+        endpoints.push((m.endpoint.clone(), "mqtt"));
     }
     if needs(Protocol::Xmpp)
         && let Some(x) = &target.xmpp
     {
-        endpoints.push(x.endpoint.clone());
+        endpoints.push((x.endpoint.clone(), "xmpp"));
     }
-    for ep in endpoints {
+    for (ep, subprotocol) in endpoints {
         let addr = (ep.host.clone(), ep.port);
         match tokio::time::timeout(connect.timeout, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(_)) => {}
@@ -317,6 +317,23 @@ async fn preflight(
                     "target unreachable: {ep}: no answer within {:.1}s",
                     connect.timeout.as_secs_f64()
                 )));
+            }
+        }
+        // A certificate that is not trusted fails every case the same way: say it once, now.
+        if ep.kind.is_tls() {
+            let opts = ConnectOptions {
+                subprotocol: Some(subprotocol.to_string()),
+                ..connect.clone()
+            };
+            match crate::transport::Channel::connect(&ep, &opts).await {
+                Ok(mut ch) => {
+                    let _ = ch.close().await;
+                }
+                Err(e) => {
+                    return Err(CliError::Unreachable(format!(
+                        "target unreachable: {ep}: {e}"
+                    )));
+                }
             }
         }
     }

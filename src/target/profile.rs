@@ -157,8 +157,15 @@ fn validate(p: &Profile) -> Result<(), LoadError> {
         }
     }
     if !builtin {
-        crate::transport::Endpoint::parse(&doc.url.value)
-            .map_err(|e| p.err(&doc.url, format!("field `url`: {e}")))?;
+        crate::transport::Endpoint::parse(&doc.url.value).map_err(|e| {
+            let err = p.err(&doc.url, format!("field `url`: {e}"));
+            // The line holds the password: do not quote it back.
+            if matches!(e, crate::transport::EndpointError::Credentials(_)) {
+                err.without_snippet()
+            } else {
+                err
+            }
+        })?;
     }
     if let Some(caps) = &doc.capabilities
         && let Some(first) = caps.value.first()
