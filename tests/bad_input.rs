@@ -58,6 +58,8 @@ enum File {
     Fifo,
     /// A folder.
     Dir,
+    /// A symbolic link to this target.
+    Link(&'static str),
 }
 
 /// One bad input and what wirecheck must say about it.
@@ -364,6 +366,25 @@ fn table() -> Vec<Bad> {
             "error: `expect`: field `xml`: `{bob.full_jid}` is defined only after `login: bob`, and no earlier step logs bob in",
             Some("  --> t.yaml:9:51"),
         ),
+        bad(
+            "a zero step deadline",
+            case(
+                "z.yaml",
+                g("- connect: c", "- connect: { actor: c, timeout: 0s }"),
+            ),
+            &list("z.yaml"),
+            2,
+            "error: `connect`: field `timeout`: a deadline of 0 fails every wait; give e.g. 2s",
+            Some("  --> z.yaml:8:5"),
+        ),
+        bad(
+            "MQTT version 5.0 (not supported yet)",
+            case("v.yaml", g("version: \"3.1.1\"", "version: \"5.0\"")),
+            &list("v.yaml"),
+            2,
+            "error: field `version`: `5.0` is not supported; expected \"3.1.1\"",
+            Some("  --> v.yaml:4:10"),
+        ),
         // ---- files that are not case files
         bad(
             "not UTF-8",
@@ -388,6 +409,21 @@ fn table() -> Vec<Bad> {
             2,
             "error: d/f.yaml is a FIFO (named pipe), not a regular file; give a case file",
             None,
+        ),
+        bad(
+            "a symlink loop inside a case folder (walked once, no hang)",
+            vec![
+                ("d", File::Dir),
+                ("d/loop", File::Link("..")),
+                (
+                    "d/x.yaml",
+                    text(g("spec: [MQTT-3.12.4-1]", "spec: [MQTT-9.9.9-9]")),
+                ),
+            ],
+            &list("d"),
+            2,
+            "error: field `spec`: `MQTT-9.9.9-9` is not a MQTT 3.1.1 statement id",
+            Some("  --> d/x.yaml:5:7"),
         ),
         bad(
             "/dev/zero",
@@ -536,6 +572,14 @@ fn table() -> Vec<Bad> {
             Some("  --> p.yaml:4:6"),
         ),
         // ---- flags
+        bad(
+            "--protocol with a profile",
+            with_case(vec![("p.yaml", text(PROFILE))]),
+            &["run", "--target", "p.yaml", "--protocol", "xmpp", "c.yaml"],
+            2,
+            "error: --protocol applies to ws:// and wss:// URL targets; profile p.yaml names its `protocol`",
+            None,
+        ),
         bad(
             "huge -j",
             case("c.yaml", GOOD.into()),
@@ -791,6 +835,10 @@ fn make(dir: &Path, files: &[(&str, File)]) {
             File::Text(t) => std::fs::write(&p, t).unwrap(),
             File::Bytes(b) => std::fs::write(&p, b).unwrap(),
             File::Dir => std::fs::create_dir_all(&p).unwrap(),
+            #[cfg(unix)]
+            File::Link(to) => std::os::unix::fs::symlink(to, &p).unwrap(),
+            #[cfg(not(unix))]
+            File::Link(_) => {}
             File::Fifo => {
                 let ok = Command::new("mkfifo").arg(&p).status().unwrap().success();
                 assert!(ok, "mkfifo {}", p.display());

@@ -1,6 +1,6 @@
 //! Reads case files and folders into validated [`Case`]s, with file:line:col errors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -152,15 +152,17 @@ fn reject_tags(path: &Path, source: &str, kind: &str) -> Result<(), LoadError> {
 }
 
 /// Expands files and folders into case files (`*.yaml`, `*.yml`), sorted, README excluded.
+/// A folder reached twice (a symlink loop, or a link to a folder already walked) is walked once.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|source| LoadError::Io {
             path: p.clone(),
             source,
         })?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            walk(p, &mut out, &mut seen)?;
         } else {
             out.push(p.clone());
         }
@@ -170,19 +172,20 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
-    })?;
+    };
+    if !seen.insert(std::fs::canonicalize(dir).map_err(io)?) {
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(dir).map_err(io)?;
     for entry in rd {
-        let entry = entry.map_err(|source| LoadError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let entry = entry.map_err(io)?;
         let path = entry.path();
         if path.is_dir() {
-            walk(&path, out)?;
+            walk(&path, out, seen)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml") | Some("yml")

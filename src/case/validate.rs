@@ -124,6 +124,12 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
             ),
         ));
     }
+    if doc.timeout.is_some_and(|t| t.0.is_zero()) {
+        return Err(cx.err(
+            &doc.id,
+            "field `timeout`: a deadline of 0 fails every wait; give e.g. 5s",
+        ));
+    }
     let version = match (doc.protocol, &doc.version) {
         (Protocol::Mqtt, None) => {
             return Err(cx.err(
@@ -263,6 +269,19 @@ fn check_step(
                 set.name()
             )));
         }
+    }
+    let timeout = match step {
+        Step::Connect(c) => c.0.timeout,
+        Step::Login(l) => l.0.timeout,
+        Step::Disconnect(d) => d.0.timeout,
+        Step::Expect(e) => e.timeout,
+        Step::ExpectClose(c) | Step::ExpectDisconnect(c) => c.timeout,
+        Step::Send(_) | Step::ExpectNone(_) | Step::Sleep(_) => None,
+    };
+    if timeout.is_some_and(|t| t.0.is_zero()) {
+        return Err(err(format!(
+            "`{kw}`: field `timeout`: a deadline of 0 fails every wait; give e.g. 2s"
+        )));
     }
     let proto = doc.protocol;
     let only = |want: Protocol, what: &str| -> Result<(), LoadError> {

@@ -141,6 +141,11 @@ impl Target {
         let spec = spec.unwrap_or("builtin");
         if profile::is_builtin(spec) {
             opts.refuse_url_only_flags("the built-in target")?;
+            if opts.protocol.is_some() {
+                return Err(TargetError::Invalid(
+                    "--protocol applies to ws:// and wss:// URL targets; the built-in target speaks both (select cases by path, e.g. cases/mqtt)".into(),
+                ));
+            }
             if opts.domain.is_some() {
                 return Err(TargetError::Invalid(
                     "--domain applies to XMPP URL targets; the built-in target has its own domain"
@@ -239,6 +244,12 @@ impl Target {
             "a profile ({}): write `username` and `password_env` in it",
             path.display()
         ))?;
+        if opts.protocol.is_some() {
+            return Err(TargetError::Invalid(format!(
+                "--protocol applies to ws:// and wss:// URL targets; profile {} names its `protocol`",
+                path.display()
+            )));
+        }
         let from_env = match &doc.url_env {
             Some(var) => std::env::var(&var.value)
                 .ok()

@@ -100,7 +100,7 @@ impl Endpoint {
         if let Some(q) = url.query() {
             path = format!("{path}?{q}");
         }
-        if !kind.is_websocket() && !(path.is_empty() || path == "/") {
+        if !(kind.is_websocket() || path.is_empty() || path == "/") {
             return Err(EndpointError::PathOnMqtt(
                 text.to_string(),
                 url.scheme().to_string(),
