@@ -522,7 +522,7 @@ fn table() -> Vec<Bad> {
             )]),
             &run_profile,
             2,
-            "error: field `url`: `http://127.0.0.1`: unsupported scheme `http`; expected mqtt, mqtts, ws or wss",
+            "error: profile `t`: field `url`: `http://127.0.0.1`: unsupported scheme `http`; expected mqtt, mqtts, ws or wss",
             Some("  --> p.yaml:4:6"),
         ),
         with_env(
@@ -568,7 +568,7 @@ fn table() -> Vec<Bad> {
             )]),
             &run_profile,
             2,
-            "error: field `url`: `mqtt://***@127.0.0.1:1883`: credentials in a URL are not accepted (they would show in process lists, shell history and reports); use --user NAME --password-env VAR, or `username:` and `password_env:` in a profile",
+            "error: profile `t`: field `url`: `mqtt://***@127.0.0.1:1883`: credentials in a URL are not accepted (they would show in process lists, shell history and reports); use --user NAME --password-env VAR, or `username:` and `password_env:` in a profile",
             Some("  --> p.yaml:4:6"),
         ),
         // ---- flags

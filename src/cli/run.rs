@@ -98,19 +98,12 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         "{}",
         console::summary(&results, style, &target.name, elapsed)
     );
-    let t = Totals::of(&results);
-    let mut code = if t.failed > 0 {
-        exit::FAILED
-    } else if t.errors > 0 {
-        exit::CASE_ERROR
-    } else if t.passed + t.xfailed == 0 && !args.allow_empty {
+    let mut code = exit_code(&Totals::of(&results), args.allow_empty);
+    if code == exit::NOTHING_RAN {
         eprintln!(
             "error: nothing ran: every selected case was skipped (pass --allow-empty to accept that)"
         );
-        exit::NOTHING_RAN
-    } else {
-        exit::OK
-    };
+    }
     if let Some(path) = &reports.junit {
         match junit::write(path, &target.name, &results) {
             Ok(()) => {
@@ -118,7 +111,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                code = code.max(exit::BAD_INPUT);
+                code = report_failed(code);
             }
         }
     }
@@ -129,12 +122,36 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                code = code.max(exit::BAD_INPUT);
+                code = report_failed(code);
             }
         }
     }
     let _ = out.flush();
     Ok(code)
+}
+
+/// A report could not be written after all: that is bad input, unless the run already has a
+/// worse story to tell (a failed check, an error verdict), which it keeps.
+fn report_failed(code: u8) -> u8 {
+    if code == exit::OK {
+        exit::BAD_INPUT
+    } else {
+        code
+    }
+}
+
+/// The exit code of a finished run: a failed check (1) before an error verdict (5) before
+/// nothing having run (4, unless `allow_empty`) before success (0).
+fn exit_code(t: &Totals, allow_empty: bool) -> u8 {
+    if t.failed > 0 {
+        exit::FAILED
+    } else if t.errors > 0 {
+        exit::CASE_ERROR
+    } else if t.passed + t.xfailed == 0 && !allow_empty {
+        exit::NOTHING_RAN
+    } else {
+        exit::OK
+    }
 }
 
 /// Why the selection is empty, with hints for filters that match nothing.
@@ -338,4 +355,28 @@ async fn preflight(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_documented_order() {
+        let t = |passed, failed, errors, skipped, xfailed| Totals {
+            passed,
+            failed,
+            errors,
+            skipped,
+            xfailed,
+        };
+        assert_eq!(exit_code(&t(3, 1, 1, 0, 0), false), exit::FAILED);
+        assert_eq!(exit_code(&t(3, 0, 1, 0, 0), false), exit::CASE_ERROR);
+        assert_eq!(exit_code(&t(0, 0, 0, 4, 0), false), exit::NOTHING_RAN);
+        assert_eq!(exit_code(&t(0, 0, 0, 4, 0), true), exit::OK);
+        assert_eq!(exit_code(&t(0, 0, 0, 1, 2), false), exit::OK);
+        assert_eq!(exit_code(&t(5, 0, 0, 1, 0), false), exit::OK);
+        assert_eq!(report_failed(exit::FAILED), exit::FAILED);
+        assert_eq!(report_failed(exit::OK), exit::BAD_INPUT);
+    }
 }

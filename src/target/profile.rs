@@ -158,7 +158,10 @@ fn validate(p: &Profile) -> Result<(), LoadError> {
     }
     if !builtin {
         crate::transport::Endpoint::parse(&doc.url.value).map_err(|e| {
-            let err = p.err(&doc.url, format!("field `url`: {e}"));
+            let err = p.err(
+                &doc.url,
+                format!("profile `{}`: field `url`: {e}", doc.name.value),
+            );
             // The line holds the password: do not quote it back.
             if matches!(e, crate::transport::EndpointError::Credentials(_)) {
                 err.without_snippet()
