@@ -56,7 +56,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
     let connect = ConnectOptions {
         subprotocol: None,
         insecure: args.insecure,
-        ca,
+        trusted: ca,
         timeout: args.connect_timeout,
     };
     preflight(&target, &cases, &connect).await?;

@@ -36,7 +36,7 @@ pub struct ConnectOptions {
     /// Skip certificate verification.
     pub insecure: bool,
     /// Trust these CA certificates (`--ca FILE`, parsed once) instead of the system roots.
-    pub ca: Option<Arc<tls::CaRoots>>,
+    pub trusted: Option<Arc<tls::CaRoots>>,
     /// Deadline for TCP connect + TLS + WebSocket handshake.
     pub timeout: Duration,
 }
@@ -46,7 +46,7 @@ impl Default for ConnectOptions {
         Self {
             subprotocol: None,
             insecure: false,
-            ca: None,
+            trusted: None,
             timeout: Duration::from_secs(5),
         }
     }
@@ -194,37 +194,35 @@ impl Channel {
                 source,
             })?;
         let _ = tcp.set_nodelay(true);
-        let stream: BoxStream = if endpoint.kind.is_tls() {
-            let alpn: &[&[u8]] = match (endpoint.kind, opts.subprotocol.as_deref()) {
-                (TransportKind::Tls, _) => &[b"mqtt"],
-                _ => &[b"http/1.1"],
-            };
-            let config =
-                tls::client_config(opts.ca.as_deref(), opts.insecure, alpn).map_err(|e| {
-                    TransportError::Tls {
+        let stream: BoxStream =
+            if endpoint.kind.is_tls() {
+                let alpn: &[&[u8]] = match (endpoint.kind, opts.subprotocol.as_deref()) {
+                    (TransportKind::Tls, _) => &[b"mqtt"],
+                    _ => &[b"http/1.1"],
+                };
+                let config = tls::client_config(opts.trusted.as_deref(), opts.insecure, alpn)
+                    .map_err(|e| TransportError::Tls {
                         addr: addr.clone(),
                         why: e.to_string(),
-                    }
-                })?;
-            let name =
-                rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(|e| {
-                    TransportError::Tls {
+                    })?;
+                let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(
+                    |e| TransportError::Tls {
                         addr: addr.clone(),
                         why: format!("bad server name: {e}"),
-                    }
-                })?;
-            let connector = tokio_rustls::TlsConnector::from(config);
-            let tls = connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| TransportError::Tls {
-                    addr: addr.clone(),
-                    why: e.to_string(),
-                })?;
-            Box::pin(tls)
-        } else {
-            Box::pin(tcp)
-        };
+                    },
+                )?;
+                let connector = tokio_rustls::TlsConnector::from(config);
+                let tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| TransportError::Tls {
+                        addr: addr.clone(),
+                        why: e.to_string(),
+                    })?;
+                Box::pin(tls)
+            } else {
+                Box::pin(tcp)
+            };
         if !endpoint.kind.is_websocket() {
             return Ok(Channel {
                 inner: Inner::Stream(stream),
