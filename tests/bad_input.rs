@@ -282,6 +282,25 @@ fn table() -> Vec<Bad> {
             "error: the case file has more than 250000 YAML values, the limit for a case file; split it or simplify it",
             None,
         ),
+        bad(
+            "bad indentation",
+            case("i.yaml", g("  - send:", "    - send:")),
+            &list("i.yaml"),
+            2,
+            "error: this line does not line up with the keys of the map above: check its indentation (keys of one map start in the same column) (YAML: while parsing a block mapping, did not find expected key)",
+            None,
+        ),
+        bad(
+            "a tab for indentation",
+            case(
+                "t.yaml",
+                GOOD.replace("actors: { c: {} }", "actors:\n\tc: {}"),
+            ),
+            &list("t.yaml"),
+            2,
+            "error: a tab is used for indentation: YAML indents with spaces (YAML: tabs disallowed within this context (block indentation))",
+            Some("  --> t.yaml:7:2"),
+        ),
         // ---- values the loader used to accept silently
         bad(
             "title: !!binary AAAA",
@@ -449,7 +468,7 @@ fn table() -> Vec<Bad> {
             case("l.yaml", long_line),
             &list("l.yaml"),
             2,
-            "error: mapping values are not allowed in this context",
+            "error: `: ` cannot appear here: quote the value if the colon belongs to it, or check the indentation (YAML: mapping values are not allowed in this context)",
             Some("  --> l.yaml:2:1300009"),
         ),
         // ---- profiles: located, with the `error:` prefix

@@ -393,10 +393,28 @@ fn yaml_message(e: &serde_saphyr::Error, source: &str, line: u64, col: u64, kind
                     limits.max_depth
                 )
             } else {
-                text
+                scanner_words(&text).unwrap_or(text)
             }
         }
     }
+}
+
+/// The YAML scanner's common complaints in an author's words (with the original in parentheses).
+fn scanner_words(text: &str) -> Option<String> {
+    let words = if text.contains("mapping values are not allowed") {
+        "`: ` cannot appear here: quote the value if the colon belongs to it, or check the indentation"
+    } else if text.contains("did not find expected key") {
+        "this line does not line up with the keys of the map above: check its indentation (keys of one map start in the same column)"
+    } else if text.contains("did not find expected '-' indicator") {
+        "this line does not line up with the `- item` lines above: check its indentation"
+    } else if text.contains("tabs disallowed") {
+        "a tab is used for indentation: YAML indents with spaces"
+    } else if text.contains("quoted scalar") {
+        "a quoted value is not closed (or its continuation line is not indented): close the quote on the same line"
+    } else {
+        return None;
+    };
+    Some(format!("{words} (YAML: {text})"))
 }
 
 fn budget_message(breach: &BudgetBreach, limits: &serde_saphyr::Budget, kind: &str) -> String {
