@@ -972,3 +972,16 @@ fn missing_report_folders_are_created_and_announced() {
     );
     assert!(dir.path().join("new/r.json").is_file());
 }
+
+#[test]
+fn tls_flags_without_tls_are_not_silently_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.yaml"), GOOD).unwrap();
+    let out = run_in(dir.path(), &["run", "--insecure", "c.yaml"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: --insecure has no effect: no endpoint of the target uses TLS"),
+        "{stderr}"
+    );
+}

@@ -41,6 +41,17 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
     let target = Target::resolve(args.target.as_deref(), &topts)
         .await
         .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let tls = [
+        target.mqtt.as_ref().map(|m| &m.endpoint),
+        target.xmpp.as_ref().map(|x| &x.endpoint),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|ep| ep.kind.is_tls());
+    if !tls && (args.insecure || args.ca.is_some()) {
+        let flag = if args.insecure { "--insecure" } else { "--ca" };
+        eprintln!("warning: {flag} has no effect: no endpoint of the target uses TLS");
+    }
     let reports = ReportFiles::prepare(args.junit.as_deref(), args.json.as_deref())?;
     if cases.is_empty() {
         let why = nothing_selected(&args.selection, &loaded);
