@@ -1,4 +1,4 @@
-//! wirecheck: conformance test suite and fuzzer for XMPP over WebSocket and MQTT 3.1.1 / 5.0.
+//! wirecheck: conformance test suite for MQTT 3.1.1 (TCP, TLS, WebSocket) and XMPP over WebSocket.
 //!
 //! Data flows one way: load (cases + profile) → plan → run → verdicts + transcripts → reports.
 

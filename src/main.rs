@@ -1,5 +1,6 @@
 //! The `wirecheck` binary: parses the command line, runs the subcommand, maps the outcome to a
-//! stable exit code (0 pass, 1 check failed, 2 bad input, 3 target unreachable).
+//! stable exit code (see `wirecheck::cli::exit`: 0 pass, 1 check failed, 2 bad input, 3 target
+//! unreachable, 4 nothing ran, 5 a case could not be run, 130 interrupted).
 
 use std::process::ExitCode;
 
@@ -45,7 +46,15 @@ fn main() -> ExitCode {
         match r {
             Ok(code) => Ok(code),
             Err(e) => {
-                eprintln!("{e}");
+                // Written without eprintln!: a closed stderr (`2>&1 | head`) must not panic.
+                use std::io::Write;
+                let text = e.to_string();
+                let prefix = if text.starts_with("error:") {
+                    ""
+                } else {
+                    "error: "
+                };
+                let _ = writeln!(std::io::stderr(), "{prefix}{text}");
                 Ok(e.code())
             }
         }
@@ -53,7 +62,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::from(exit::BAD_INPUT)
         }
     }

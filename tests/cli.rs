@@ -169,6 +169,14 @@ fn run_on_the_builtin_target_passes_and_writes_reports() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["totals"]["passed"], 1);
     assert_eq!(doc["cases"][0]["verdict"], "pass");
+    // One time unit, named in the field: milliseconds.
+    assert_eq!(doc["format"], 2);
+    assert!(doc["cases"][0]["duration_ms"].is_number(), "{doc}");
+    assert!(doc["cases"][0].get("duration").is_none(), "{doc}");
+    assert!(
+        doc["cases"][0]["transcript"][0]["at_ms"].is_number(),
+        "{doc}"
+    );
 }
 
 #[test]
@@ -201,4 +209,44 @@ fn list_prints_selected_cases_with_tags_and_spec() {
         "{text}"
     );
     assert!(!text.contains("xmpp."), "{text}");
+}
+
+#[test]
+fn mqtt_credentials_are_taken_and_never_printed() {
+    // The built-in broker over its URL stands in for a broker; it does not ask for a login, so the
+    // run passes, and no output or report may show the password.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reference = rt
+        .block_on(wirecheck::reference::Reference::start(&[]))
+        .unwrap();
+    let url = reference.mqtt_endpoint().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let p = case_file(dir.path(), "ping.yaml", GOOD_CASE);
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_wirecheck"))
+        .args(["run", "--target", &url, "--user", "tester"])
+        .args(["--password-env", "WC_TEST_MQTT_PASSWORD"])
+        .arg(&p)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .env("WC_TEST_MQTT_PASSWORD", "s3cr3t-hunter2")
+        .env("WIRECHECK_LOG", "debug")
+        .output()
+        .unwrap();
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    for text in [
+        all,
+        std::fs::read_to_string(&junit).unwrap(),
+        std::fs::read_to_string(&json).unwrap(),
+    ] {
+        assert!(
+            !text.contains("s3cr3t-hunter2"),
+            "password printed:\n{text}"
+        );
+    }
+    drop(reference);
 }

@@ -31,6 +31,7 @@ fn mqtt_target(url: &str) -> Target {
         name: "hostile".into(),
         mqtt: Some(MqttTarget {
             endpoint: Endpoint::parse(url).unwrap(),
+            credentials: None,
         }),
         xmpp: None,
         deviations: Vec::new(),

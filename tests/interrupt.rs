@@ -20,7 +20,11 @@ fn sigint_keeps_the_report_cleans_up_and_exits_130() {
         return;
     };
     let url = server.var("WIRECHECK_MOSQUITTO_URL").to_string();
-    let token = format!("{}-{}", std::process::id(), Instant::now().elapsed().as_nanos());
+    let token = format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
     let topic = format!("wirecheck-interrupt/{token}/r");
     let dir = tempfile::tempdir().unwrap();
     case(
@@ -96,7 +100,10 @@ steps:
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(status.code(), Some(130), "{text}");
-    assert!(text.contains("1 passed") && text.contains("1 interrupted"), "{text}");
+    assert!(
+        text.contains("1 passed") && text.contains("1 interrupted"),
+        "{text}"
+    );
 
     let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("no JUnit ({e}):\n{text}"));
     assert!(xml.contains("name=\"interrupt.quick\""), "{xml}");
@@ -114,8 +121,14 @@ steps:
             )
         })
         .collect();
-    assert!(verdicts.contains(&("interrupt.quick".into(), "pass".into())), "{verdicts:?}");
-    assert!(verdicts.contains(&("interrupt.slow".into(), "interrupted".into())), "{verdicts:?}");
+    assert!(
+        verdicts.contains(&("interrupt.quick".into(), "pass".into())),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts.contains(&("interrupt.slow".into(), "interrupted".into())),
+        "{verdicts:?}"
+    );
 
     // The slow case's cleanup ran: a new subscriber gets no retained message on its topic.
     let check = tempfile::tempdir().unwrap();

@@ -68,3 +68,57 @@ fn prosody_passes_the_xmpp_suite() {
     assert_eq!(code, Some(0), "prosody:\n{text}");
     assert!(text.contains(" passed, 0 failed"), "{text}");
 }
+
+/// A broker that requires a password: with the profile's credentials every case passes and the
+/// password shows in no output or report; without them every case is a set-up error (exit 5),
+/// not a conformance failure.
+#[test]
+fn mosquitto_with_a_password_listener() {
+    let Some(server) = RealServer::start("mosquitto") else {
+        return;
+    };
+    let password = server.var("WIRECHECK_MQTT_PASSWORD").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let (code, text) = run_suite(
+        &server,
+        &[
+            "--target",
+            "targets/mosquitto-auth.yaml",
+            "--json",
+            json.to_str().unwrap(),
+            "cases/mqtt",
+        ],
+    );
+    eprintln!("{text}");
+    assert_eq!(code, Some(0), "mosquitto with a password:\n{text}");
+    assert!(!text.contains(&password), "the password was printed");
+    let report = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        !report.contains(&password),
+        "the password is in the JSON report"
+    );
+    assert!(
+        report.contains("\"username\": \"wcuser\""),
+        "the CONNECTs did not carry the user name"
+    );
+
+    let url = server.var("WIRECHECK_MOSQUITTO_AUTH_URL").to_string();
+    let (code, text) = run_suite(
+        &server,
+        &[
+            "--target",
+            &url,
+            "--case",
+            "mqtt311.publish.qos1",
+            "cases/mqtt",
+        ],
+    );
+    assert_eq!(
+        code,
+        Some(5),
+        "anonymous against the password listener:\n{text}"
+    );
+    assert!(text.contains("refused the connection"), "{text}");
+    assert!(text.contains("0 failed"), "{text}");
+}

@@ -67,6 +67,7 @@ async fn cases_of_an_unspoken_protocol_are_skipped_with_the_reason() {
         name: "mqtt-only".into(),
         mqtt: Some(MqttTarget {
             endpoint: Endpoint::parse("mqtt://127.0.0.1:9").unwrap(),
+            credentials: None,
         }),
         xmpp: None,
         deviations: Vec::new(),

@@ -1,8 +1,9 @@
-//! Human durations in case files and on the command line: `250ms`, `5s`, `1.5s`, `2m`.
+//! Human durations in case files and on the command line: `250ms`, `5s`, `1.5s`, `2m`, `1h`.
 
 use std::time::Duration;
 
-/// Parses `250ms`, `5s`, `1.5s`, `2m`; a bare number is not accepted (the unit must be explicit).
+/// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h` (0 to 24h); a bare number is not accepted (the unit
+/// must be explicit).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
@@ -20,7 +21,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => value / 1000.0,
         "s" => value,
         "m" => value * 60.0,
-        _ => return Err(format!("unknown unit `{unit}` in `{t}`: use ms, s or m")),
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{t}`: use ms, s, m or h")),
     };
     if !(0.0..=86_400.0).contains(&secs) {
         return Err(format!("`{t}` is out of range (0 to 24h)"));
@@ -51,7 +53,9 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("5").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5h").unwrap_err().contains("unknown unit"));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert!(parse_duration("25h").unwrap_err().contains("0 to 24h"));
+        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("x5s").is_err());
     }
 }

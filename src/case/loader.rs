@@ -1,12 +1,12 @@
 //! Reads case files and folders into validated [`Case`]s, with file:line:col errors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{LoadError, SourceLoc};
 use super::model::{ActorDoc, CaseDoc, Protocol, Step};
-use super::validate;
+use super::{source, validate};
 use crate::spec::SpecSet;
 
 /// A loaded, validated case.
@@ -71,52 +71,98 @@ pub fn spec_set(protocol: Protocol, version: Option<&str>) -> SpecSet {
 }
 
 /// Largest case file accepted (a bound against accidents, not a limit anyone should meet).
-const MAX_CASE_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_CASE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Loads one case file.
 pub fn load_file(path: &Path) -> Result<Case, LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.len() > MAX_CASE_BYTES {
-        return Err(LoadError::at(
-            path,
-            "",
-            1,
-            1,
-            format!(
-                "file is {} bytes; a case file may have at most {MAX_CASE_BYTES}",
-                meta.len()
-            ),
-        ));
-    }
-    let source = std::fs::read_to_string(path).map_err(io)?;
+    let source = read_source(path, MAX_CASE_BYTES, "case")?;
     load_str(path, &source)
+}
+
+/// Reads a regular UTF-8 text file of at most `limit` bytes; `what` names the kind of file.
+pub fn read_source(path: &Path, limit: u64, what: &'static str) -> Result<String, LoadError> {
+    let bytes = source::read_regular_file(path, limit, what)?;
+    source::utf8_text(bytes)
+        .map_err(|bad| LoadError::at(path, &bad.valid_prefix, bad.line, bad.col, bad.message()))
 }
 
 /// Parses and validates case text as if read from `path`.
 pub fn load_str(path: &Path, source: &str) -> Result<Case, LoadError> {
+    let doc: CaseDoc = parse_yaml(path, source, "case file")?;
+    validate::validate(path, source, doc)
+}
+
+/// Deserializes one YAML document (a case or a profile; `kind` names it in messages) with
+/// strict booleans, refusing YAML tags; errors point into the file.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    source: &str,
+    kind: &str,
+) -> Result<T, LoadError> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
     };
-    let doc: CaseDoc = serde_saphyr::from_str_with_options(source, options)
-        .map_err(|e| LoadError::from_yaml(path, source, &e))?;
-    validate::validate(path, source, doc)
+    let parsed = serde_saphyr::from_str_with_options(source, options)
+        .map_err(|e| LoadError::from_yaml(path, source, &e, kind));
+    // Tags are checked only on text that parses: a syntax error is the better message.
+    let value = parsed?;
+    reject_tags(path, source, kind)?;
+    Ok(value)
+}
+
+/// Refuses explicit YAML tags (`!!binary`, `!!str`, `!custom`): no case or profile needs them, and
+/// `!!binary` silently turns text into other bytes.
+fn reject_tags(path: &Path, source: &str, kind: &str) -> Result<(), LoadError> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    for item in Parser::new_from_str(source) {
+        let Ok((event, span)) = item else {
+            return Ok(());
+        };
+        let tagged = match &event {
+            Event::Scalar(_, _, _, tag) => tag.is_some(),
+            Event::SequenceStart(_, _, tag) | Event::MappingStart(_, _, tag) => tag.is_some(),
+            _ => false,
+        };
+        if tagged {
+            let at = span.tag_start.unwrap_or(span.start);
+            let line = at.line() as u64;
+            let col = at.col() as u64 + 1;
+            let token: String = source
+                .lines()
+                .nth(line.saturating_sub(1) as usize)
+                .unwrap_or("")
+                .chars()
+                .skip(at.col())
+                .take_while(|c| !c.is_whitespace())
+                .take(40)
+                .collect();
+            return Err(LoadError::at(
+                path,
+                source,
+                line,
+                col,
+                format!(
+                    "YAML tag `{token}` is not used in a {kind}: write the value as plain text (quote it if it looks like a number)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Expands files and folders into case files (`*.yaml`, `*.yml`), sorted, README excluded.
+/// A folder reached twice (a symlink loop, or a link to a folder already walked) is walked once.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|source| LoadError::Io {
             path: p.clone(),
             source,
         })?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            walk(p, &mut out, &mut seen)?;
         } else {
             out.push(p.clone());
         }
@@ -126,19 +172,20 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
-    })?;
+    };
+    if !seen.insert(std::fs::canonicalize(dir).map_err(io)?) {
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(dir).map_err(io)?;
     for entry in rd {
-        let entry = entry.map_err(|source| LoadError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let entry = entry.map_err(io)?;
         let path = entry.path();
         if path.is_dir() {
-            walk(&path, out)?;
+            walk(&path, out, seen)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml") | Some("yml")

@@ -5,8 +5,11 @@ pub mod error;
 pub mod loader;
 pub mod matching;
 pub mod model;
+pub mod source;
 pub mod validate;
 
 pub use error::{LoadError, SourceLoc};
-pub use loader::{Case, CaseStep, discover, load_all, load_file, load_str};
+pub use loader::{
+    Case, CaseStep, discover, load_all, load_file, load_str, parse_yaml, read_source,
+};
 pub use model::{Protocol, Step};

@@ -31,6 +31,25 @@ impl fmt::Display for Protocol {
     }
 }
 
+/// Deserializes optional text that must be written as text: a bare number, boolean or null is
+/// refused (`client_id: 42` would silently become the text "42"; write `client_id: "42"`).
+pub fn strict_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("text (write numbers and true/false in quotes, e.g. \"42\")")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// One case file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,13 +82,13 @@ pub struct CaseDoc {
 #[serde(deny_unknown_fields)]
 pub struct ActorDoc {
     /// MQTT client id (default: unique per run, case and actor).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_text")]
     pub client_id: Option<String>,
-    /// XMPP account: `pool` (lease one) or a user name of the pool.
-    #[serde(default)]
+    /// XMPP account: `pool` (lease one; the only form supported so far).
+    #[serde(default, deserialize_with = "strict_text")]
     pub account: Option<String>,
     /// XMPP resource (default: unique per run, case and actor).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_text")]
     pub resource: Option<String>,
 }
 
@@ -183,13 +202,13 @@ pub struct ConnectStep {
     #[serde(default)]
     pub keep_alive: Option<u16>,
     /// Client id (default: the actor's).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_text")]
     pub client_id: Option<String>,
     /// User name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_text")]
     pub username: Option<String>,
     /// Password.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_text")]
     pub password: Option<String>,
     /// Will message as a packet-field map (`topic`, `payload`, `qos`, `retain`).
     #[serde(default)]
@@ -221,7 +240,7 @@ pub struct LoginStep {
     /// Who logs in.
     pub actor: String,
     /// Resource to bind (default: the actor's).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_text")]
     pub resource: Option<String>,
     /// Statements this check verifies.
     #[serde(default)]

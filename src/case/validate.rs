@@ -1,13 +1,59 @@
 //! Semantic checks of a parsed case: actors exist, step forms fit the protocol, spec ids are known,
-//! packets and XML patterns are well-formed. Errors point at the step.
+//! packets and XML patterns are well-formed, and every `{variable}` and `$capture` a step uses is
+//! defined by then. Errors point at the step (or at the variable in it).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
+use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::error::{LoadError, SourceLoc};
 use super::loader::{Case, CaseStep, spec_set};
 use super::model::{CaseDoc, Protocol, SendStep, Step};
+use crate::vars::{VarError, Vars, capture_name};
+
+/// A variable an actor of a case has: `{ACTOR.NAME}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActorVariable {
+    /// The part after `ACTOR.`.
+    pub name: &'static str,
+    /// The step keyword after which it is defined (`login`), or None: defined from the start.
+    pub after: Option<&'static str>,
+}
+
+/// The variables every case of `protocol` has: `{run}`, `{case}`, `{ns}`, and `{domain}` for XMPP.
+pub fn case_variables(protocol: Protocol) -> &'static [&'static str] {
+    match protocol {
+        Protocol::Mqtt => &["run", "case", "ns"],
+        Protocol::Xmpp => &["run", "case", "ns", "domain"],
+    }
+}
+
+/// The per-actor variables of `protocol` (what the engine and the protocol sessions define).
+pub fn actor_variables(protocol: Protocol) -> &'static [ActorVariable] {
+    const fn at_start(name: &'static str) -> ActorVariable {
+        ActorVariable { name, after: None }
+    }
+    const fn after_login(name: &'static str) -> ActorVariable {
+        ActorVariable {
+            name,
+            after: Some("login"),
+        }
+    }
+    const MQTT: &[ActorVariable] = &[at_start("client_id")];
+    const XMPP: &[ActorVariable] = &[
+        at_start("user"),
+        at_start("jid"),
+        at_start("resource"),
+        after_login("full_jid"),
+        after_login("stream_id"),
+    ];
+    match protocol {
+        Protocol::Mqtt => MQTT,
+        Protocol::Xmpp => XMPP,
+    }
+}
 
 struct Ctx<'a> {
     path: &'a Path,
@@ -20,6 +66,25 @@ impl Ctx<'_> {
     }
     fn err_at(&self, line: u64, col: u64, msg: impl Into<String>) -> LoadError {
         LoadError::at(self.path, self.source, line, col, msg)
+    }
+    /// An error at `needle` if it is written within the step (its first lines), else at the step.
+    fn err_near<T>(&self, span: &Spanned<T>, needle: &str, msg: impl Into<String>) -> LoadError {
+        let line = span.referenced.line().max(1);
+        if !needle.is_empty() {
+            for (i, text) in self
+                .source
+                .lines()
+                .enumerate()
+                .skip(line as usize - 1)
+                .take(20)
+            {
+                if let Some(byte) = text.find(needle) {
+                    let col = text[..byte].chars().count() as u64 + 1;
+                    return self.err_at(i as u64 + 1, col, msg);
+                }
+            }
+        }
+        self.err(span, msg)
     }
     fn loc<T>(&self, span: &Spanned<T>) -> SourceLoc {
         SourceLoc {
@@ -42,6 +107,27 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
         return Err(cx.err(
             &doc.id,
             format!("field `id`: `{id}` must be lower-case letters, digits, `.`, `-` or `_`"),
+        ));
+    }
+    if doc.title.trim().is_empty() {
+        return Err(cx.err(
+            &doc.id,
+            "field `title`: say in one line what the server must do",
+        ));
+    }
+    if let Some(c) = doc.title.chars().find(|c| c.is_control()) {
+        return Err(cx.err(
+            &doc.id,
+            format!(
+                "field `title`: contains the control character {:?}; a title is one line of plain text",
+                c
+            ),
+        ));
+    }
+    if doc.timeout.is_some_and(|t| t.0.is_zero()) {
+        return Err(cx.err(
+            &doc.id,
+            "field `timeout`: a deadline of 0 fails every wait; give e.g. 5s",
         ));
     }
     let version = match (doc.protocol, &doc.version) {
@@ -106,13 +192,35 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
                 ),
             ));
         }
+        if let Some(a) = &actor.account
+            && a != "pool"
+        {
+            return Err(cx.err(
+                &doc.actors,
+                format!(
+                    "actor `{name}`: field `account`: `{a}` is not supported; the only form is `account: pool` (lease any free account of the target's pool), which is also the default"
+                ),
+            ));
+        }
     }
     if doc.steps.is_empty() {
         return Err(cx.err(&doc.id, "field `steps`: a case needs at least one step"));
     }
+    let mut scope = Scope::new(&doc);
+    for (name, actor) in &doc.actors.value {
+        if let Some(id) = &actor.client_id {
+            scope
+                .check_text(id, &format!("actors.{name}.client_id"))
+                .map_err(|m| cx.err(&doc.actors, m))?;
+        }
+        scope.define_actor(name);
+    }
     let mut steps = Vec::with_capacity(doc.steps.len());
     for spanned in &doc.steps {
         check_step(&cx, &doc, set, spanned)?;
+        scope
+            .step(&spanned.value)
+            .map_err(|(m, needle)| cx.err_near(spanned, &needle, m))?;
         steps.push(CaseStep {
             step: spanned.value.clone(),
             loc: cx.loc(spanned),
@@ -141,7 +249,10 @@ fn check_step(
 ) -> Result<(), LoadError> {
     let step = &spanned.value;
     let kw = step.keyword();
-    let err = |msg: String| cx.err(spanned, msg);
+    let err = |msg: String| match nested_field_needle(&msg) {
+        Some(needle) => cx.err_near(spanned, &needle, msg),
+        None => cx.err(spanned, msg),
+    };
     if let Some(actor) = step.actor()
         && !doc.actors.value.contains_key(actor)
     {
@@ -159,6 +270,19 @@ fn check_step(
             )));
         }
     }
+    let timeout = match step {
+        Step::Connect(c) => c.0.timeout,
+        Step::Login(l) => l.0.timeout,
+        Step::Disconnect(d) => d.0.timeout,
+        Step::Expect(e) => e.timeout,
+        Step::ExpectClose(c) | Step::ExpectDisconnect(c) => c.timeout,
+        Step::Send(_) | Step::ExpectNone(_) | Step::Sleep(_) => None,
+    };
+    if timeout.is_some_and(|t| t.0.is_zero()) {
+        return Err(err(format!(
+            "`{kw}`: field `timeout`: a deadline of 0 fails every wait; give e.g. 2s"
+        )));
+    }
     let proto = doc.protocol;
     let only = |want: Protocol, what: &str| -> Result<(), LoadError> {
         if proto == want {
@@ -173,8 +297,12 @@ fn check_step(
         Step::Connect(c) => {
             only(Protocol::Mqtt, "connect")?;
             if let Some(w) = &c.0.will {
-                crate::mqtt::template::validate_will(w)
-                    .map_err(|m| err(format!("`connect`: field `will`: {m}")))?;
+                crate::mqtt::template::validate_will(w).map_err(|m| {
+                    err(format!(
+                        "`connect`: {}",
+                        packet_problem(w, "will", &m, crate::mqtt::template::validate_will)
+                    ))
+                })?;
             }
             if let Some(p) = &c.0.expect {
                 crate::mqtt::template::validate_pattern(p)
@@ -235,7 +363,8 @@ fn check_send(proto: Protocol, s: &SendStep) -> Result<(), String> {
         if proto != Protocol::Mqtt {
             return Err("field `packet` is for mqtt cases; use `xml`".into());
         }
-        crate::mqtt::template::validate_packet(p).map_err(|m| format!("field `packet`: {m}"))?;
+        crate::mqtt::template::validate_packet(p)
+            .map_err(|m| packet_problem(p, "packet", &m, crate::mqtt::template::validate_packet))?;
     }
     if let Some(x) = &s.xml {
         if proto != Protocol::Xmpp {
@@ -266,6 +395,54 @@ fn check_send(proto: Protocol, s: &SendStep) -> Result<(), String> {
     Ok(())
 }
 
+/// For a message about a nested field (`` field `packet.qos` ``), the text to point at (`qos:`).
+fn nested_field_needle(msg: &str) -> Option<String> {
+    let start = msg.find("field `")? + "field `".len();
+    let path = &msg[start..start + msg[start..].find('`')?];
+    let (_, last) = path.rsplit_once('.')?;
+    Some(format!("{last}:"))
+}
+
+/// Names the field of a packet map that a packet error `message` is about: the one field whose
+/// removal makes `check` pass (so `qos: 999` is blamed on `packet.qos`), and says what a bad
+/// integer should have been.
+fn packet_problem(
+    packet: &Value,
+    what: &str,
+    message: &str,
+    check: fn(&Value) -> Result<(), String>,
+) -> String {
+    let message = integer_words(message);
+    if let Value::Object(map) = packet {
+        for key in map.keys().filter(|k| *k != "type") {
+            let mut rest = map.clone();
+            rest.remove(key);
+            if check(&Value::Object(rest)).is_ok() {
+                return format!("field `{what}.{key}`: {message}");
+            }
+        }
+    }
+    format!("field `{what}`: {message}")
+}
+
+/// serde's "invalid value: integer `999`, expected u8" in a case author's words.
+fn integer_words(message: &str) -> String {
+    let ranges = [
+        ("u8", "an integer from 0 to 255"),
+        ("u16", "an integer from 0 to 65535"),
+        ("u32", "an integer from 0 to 4294967295"),
+    ];
+    for (ty, words) in ranges {
+        if let Some(head) = message.strip_suffix(&format!("expected {ty}")) {
+            let head = head.trim_end().trim_end_matches(',');
+            let found = head.strip_prefix("invalid value: ").unwrap_or(head);
+            let found = found.strip_prefix("invalid type: ").unwrap_or(found);
+            return format!("expected {words}, found {found}");
+        }
+    }
+    message.to_string()
+}
+
 /// Parses hex with optional spaces, newlines and `_` between bytes (`10 0c 00 04`).
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let clean: String = text
@@ -273,4 +450,304 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .filter(|c| !c.is_whitespace() && *c != '_')
         .collect();
     hex::decode(&clean).map_err(|e| format!("`{text}` is not hex bytes ({e})"))
+}
+
+/// What variables and captures are defined at a point of a case, walking its steps in order.
+struct Scope {
+    protocol: Protocol,
+    actors: Vec<String>,
+    defined: BTreeSet<String>,
+    captures: BTreeSet<String>,
+    /// The keyword of the step being checked (empty: the actors).
+    keyword: &'static str,
+}
+
+/// A template problem: the message and the text to point at.
+type TemplateError = (String, String);
+
+impl Scope {
+    fn new(doc: &CaseDoc) -> Scope {
+        let protocol = doc.protocol;
+        Scope {
+            protocol,
+            actors: doc.actors.value.keys().cloned().collect(),
+            defined: case_variables(protocol)
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            captures: BTreeSet::new(),
+            keyword: "",
+        }
+    }
+
+    /// `` `send`: field `packet.topic` `` for messages.
+    fn field(&self, path: &str) -> String {
+        if self.keyword.is_empty() {
+            format!("field `{path}`")
+        } else {
+            format!("`{}`: field `{path}`", self.keyword)
+        }
+    }
+
+    /// Defines the variables `actor` has from the start of the case.
+    fn define_actor(&mut self, actor: &str) {
+        for v in actor_variables(self.protocol) {
+            if v.after.is_none() {
+                self.defined.insert(format!("{actor}.{}", v.name));
+            }
+        }
+    }
+
+    /// Defines the variables `actor` has after a step with keyword `keyword`.
+    fn define_after(&mut self, actor: &str, keyword: &str) {
+        for v in actor_variables(self.protocol) {
+            if v.after == Some(keyword) {
+                self.defined.insert(format!("{actor}.{}", v.name));
+            }
+        }
+    }
+
+    fn bind(&mut self, name: &str) {
+        if name != "_" {
+            self.captures.insert(name.to_string());
+            self.defined.insert(name.to_string());
+        }
+    }
+
+    /// Checks the templates of one step, then defines what the step defines.
+    fn step(&mut self, step: &Step) -> Result<(), TemplateError> {
+        self.keyword = step.keyword();
+        let ctx = |field: &str| field.to_string();
+        match step {
+            Step::Connect(c) => {
+                let c = &c.0;
+                for (field, v) in [
+                    ("client_id", &c.client_id),
+                    ("username", &c.username),
+                    ("password", &c.password),
+                ] {
+                    if let Some(t) = v {
+                        self.text(t, &ctx(field))?;
+                    }
+                }
+                if let Some(w) = &c.will {
+                    self.send_value(w, &ctx("will"))?;
+                }
+                if let Some(p) = &c.expect {
+                    self.pattern_value(p, &ctx("expect"))?;
+                }
+            }
+            Step::Login(l) => {
+                if let Some(r) = &l.0.resource {
+                    self.text(r, &ctx("resource"))?;
+                }
+                self.define_after(&l.0.actor, "login");
+            }
+            Step::Send(s) => {
+                if let Some(p) = &s.packet {
+                    self.send_value(p, &ctx("packet"))?;
+                }
+                if let Some(x) = &s.xml {
+                    self.text(x, &ctx("xml"))?;
+                }
+                if let Some(p) = &s.sasl_plain {
+                    self.text(&p.user, &ctx("sasl_plain.user"))?;
+                    self.text(&p.password, &ctx("sasl_plain.password"))?;
+                }
+                if let Some(t) = &s.text {
+                    self.text(t, &ctx("text"))?;
+                }
+                if let Some(f) = &s.frame
+                    && let Some(t) = &f.payload
+                {
+                    self.text(t, &ctx("frame.payload"))?;
+                }
+            }
+            Step::Expect(e) => {
+                if let Some(p) = &e.packet {
+                    self.pattern_value(p, &ctx("packet"))?;
+                }
+                if let Some(x) = &e.xml {
+                    self.text(x, &ctx("xml"))?;
+                    for name in xml_captures(x) {
+                        self.bind(&name);
+                    }
+                }
+            }
+            Step::ExpectNone(_)
+            | Step::ExpectClose(_)
+            | Step::ExpectDisconnect(_)
+            | Step::Disconnect(_)
+            | Step::Sleep(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Checks `{name}` uses in a string (message only, for errors outside steps).
+    fn check_text(&self, text: &str, what: &str) -> Result<(), String> {
+        self.text(text, what).map_err(|(m, _)| m)
+    }
+
+    /// Checks every `{name}` in `text` is defined here.
+    fn text(&self, text: &str, what: &str) -> Result<(), TemplateError> {
+        let mut vars = Vars::new();
+        for name in &self.defined {
+            vars.set(name.as_str(), Value::Null);
+        }
+        match vars.interpolate(text) {
+            Ok(_) => Ok(()),
+            Err(VarError::Unclosed(_)) => {
+                let at = unclosed_brace(text);
+                let shown: String = text[at..].chars().take(20).collect();
+                Err((
+                    format!(
+                        "{}: unclosed `{{` in `{shown}`: close it with `}}`, or write `{{{{` for a literal brace",
+                        self.field(what)
+                    ),
+                    shown,
+                ))
+            }
+            Err(VarError::Unknown(name, _)) => {
+                Err((self.unknown(&name, what), format!("{{{name}}}")))
+            }
+        }
+    }
+
+    fn unknown(&self, name: &str, path: &str) -> String {
+        let what = self.field(path);
+        let shown = format!("{{{name}}}");
+        if let Some((actor, var)) = name.split_once('.') {
+            let vars = actor_variables(self.protocol);
+            if !self.actors.iter().any(|a| a == actor) {
+                return format!(
+                    "{what}: `{shown}`: `{actor}` is not an actor of this case (actors: {})",
+                    self.actors.join(", ")
+                );
+            }
+            if let Some(v) = vars.iter().find(|v| v.name == var) {
+                if let Some(after) = v.after {
+                    return format!(
+                        "{what}: `{shown}` is defined only after `{after}: {actor}`, and no earlier step logs {actor} in"
+                    );
+                }
+            } else {
+                let names: Vec<String> =
+                    vars.iter().map(|v| format!("{actor}.{}", v.name)).collect();
+                return format!(
+                    "{what}: unknown variable `{shown}`; a {} actor has {}",
+                    self.protocol,
+                    names.join(", ")
+                );
+            }
+        }
+        let mut known: Vec<String> = case_variables(self.protocol)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        known.extend(self.captures.iter().cloned());
+        if let Some(a) = self.actors.first() {
+            for v in actor_variables(self.protocol) {
+                known.push(format!("{a}.{}", v.name));
+            }
+        }
+        format!(
+            "{what}: unknown variable `{shown}` (variables: {}; captures bind in an earlier `expect` as `$name`)",
+            known.join(", ")
+        )
+    }
+
+    /// A value that is sent: `$name` must be bound by an earlier expect; strings are templates.
+    fn send_value(&self, value: &Value, what: &str) -> Result<(), TemplateError> {
+        match value {
+            Value::String(s) => match capture_name(s) {
+                Some(name) if !self.defined.contains(name) => Err((
+                    format!(
+                        "{}: capture `${name}` is used before anything binds it: an earlier `expect` must capture it (`${name}` in its pattern)",
+                        self.field(what)
+                    ),
+                    format!("${name}"),
+                )),
+                Some(_) => Ok(()),
+                None => self.text(s, what),
+            },
+            Value::Array(items) => items.iter().try_for_each(|v| self.send_value(v, what)),
+            Value::Object(map) => map
+                .iter()
+                .try_for_each(|(k, v)| self.send_value(v, &format!("{what}.{k}"))),
+            _ => Ok(()),
+        }
+    }
+
+    /// An expected pattern: `$name` binds (after the check); other strings are templates.
+    fn pattern_value(&mut self, value: &Value, what: &str) -> Result<(), TemplateError> {
+        let mut bound = Vec::new();
+        collect_pattern(self, value, what, &mut bound)?;
+        for name in bound {
+            self.bind(&name);
+        }
+        Ok(())
+    }
+}
+
+fn collect_pattern(
+    scope: &Scope,
+    value: &Value,
+    what: &str,
+    bound: &mut Vec<String>,
+) -> Result<(), TemplateError> {
+    match value {
+        Value::String(s) => match capture_name(s) {
+            Some(name) => {
+                bound.push(name.to_string());
+                Ok(())
+            }
+            None => scope.text(s, what),
+        },
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|v| collect_pattern(scope, v, what, bound)),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(k, v)| collect_pattern(scope, v, &format!("{what}.{k}"), bound)),
+        _ => Ok(()),
+    }
+}
+
+/// Byte offset of the `{` that is never closed (the interpolation rules of [`Vars`]).
+fn unclosed_brace(text: &str) -> usize {
+    let mut i = 0;
+    while let Some(pos) = text[i..].find(['{', '}']) {
+        let at = i + pos;
+        let tail = &text[at..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            i = at + 2;
+        } else if tail.starts_with('}') {
+            i = at + 1;
+        } else if let Some(end) = tail.find('}') {
+            i = at + end + 1;
+        } else {
+            return at;
+        }
+    }
+    0
+}
+
+/// `$name` captures in an XML pattern: attribute values or text that are exactly `$name`.
+fn xml_captures(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in xml.match_indices('$') {
+        let before = xml[..i].chars().next_back();
+        let close = match before {
+            Some('\'') => '\'',
+            Some('"') => '"',
+            Some('>') => '<',
+            _ => continue,
+        };
+        let rest = &xml[i..];
+        let end = rest.find(close).unwrap_or(rest.len());
+        if let Some(name) = capture_name(rest[..end].trim()) {
+            out.push(name.to_string());
+        }
+    }
+    out
 }

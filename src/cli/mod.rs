@@ -10,21 +10,55 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::case::Protocol;
 
-/// Exit codes, stable across releases.
+/// Exit codes, stable across releases (documented in README.md and `wirecheck --help`).
 pub mod exit {
-    /// Every case passed (or was a declared deviation).
+    /// Every case that ran passed (or failed only where a declared deviation says it would).
     pub const OK: u8 = 0;
     /// A check failed: the target does not conform.
     pub const FAILED: u8 = 1;
-    /// Bad input: case file, profile, command line.
+    /// Bad input: case file, profile, command line, URL, report path.
     pub const BAD_INPUT: u8 = 2;
     /// The target could not be reached.
     pub const UNREACHABLE: u8 = 3;
+    /// Nothing ran: no case was selected, or every selected case was skipped (`--allow-empty`
+    /// turns this into 0).
+    pub const NOTHING_RAN: u8 = 4;
+    /// A case could not be run: the error verdict (setup or infrastructure problem, not a
+    /// conformance failure).
+    pub const CASE_ERROR: u8 = 5;
+    /// The run was interrupted (SIGINT / SIGTERM).
+    pub const INTERRUPTED: u8 = 130;
 }
 
-/// Conformance test suite and fuzzer for XMPP over WebSocket and MQTT.
+/// The exit code table shown at the end of `--help` (one text for both help pages).
+macro_rules! exit_codes_help {
+    () => {
+        "Exit codes:
+  0    every case that ran passed (or is a declared deviation)
+  1    a check failed: the target does not conform
+  2    bad input: case file, profile, command line, URL or report path
+  3    the target could not be reached
+  4    nothing ran: no case selected, or every case skipped (see --allow-empty)
+  5    a case could not be run (error verdict: setup or infrastructure problem)
+  130  interrupted (Ctrl-C / SIGTERM)"
+    };
+}
+
+/// The exit code table of `wirecheck --help`.
+const EXIT_CODES_HELP: &str = exit_codes_help!();
+
+/// Largest `-j` accepted: far more cases at once than any server or machine benefits from.
+pub const MAX_JOBS: usize = 1024;
+
+/// Conformance test suite for MQTT 3.1.1 (TCP, TLS, WebSocket) and XMPP over WebSocket (RFC 7395).
 #[derive(Debug, Parser)]
-#[command(name = "wirecheck", version, about, long_about = None)]
+#[command(
+    name = "wirecheck",
+    version,
+    about = "Conformance test suite for MQTT 3.1.1 (over TCP, TLS and WebSocket) and XMPP over WebSocket (RFC 7395)",
+    long_about = None,
+    after_help = EXIT_CODES_HELP
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -32,15 +66,31 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run cases against a target (default: the built-in reference target).
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
     /// List the selected cases with their tags and spec ids.
     List(ListArgs),
     /// Serve the built-in reference target on loopback ports until Ctrl-C.
     Serve(ServeArgs),
 }
+
+/// Extra help of `wirecheck run`: environment and exit codes.
+const RUN_AFTER_HELP: &str = concat!(
+    "Environment:
+  WIRECHECK_XMPP_ACCOUNTS  user:password[,user:password...]: the XMPP account pool of a ws:// or
+                           wss:// URL target (or of a profile without `accounts`); a case leases one
+                           account per actor, so the pool needs as many accounts as the largest
+                           selected XMPP case has actors
+  WIRECHECK_LOG            log filter for diagnostics, e.g. debug
+
+",
+    exit_codes_help!()
+);
 
 /// Protocol names for `--protocol`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -94,17 +144,24 @@ pub struct RunArgs {
     /// XMPP domain of a URL target [default: the URL's host].
     #[arg(long)]
     pub domain: Option<String>,
+    /// MQTT user name for an mqtt://, mqtts:// or MQTT ws:// URL target (needs --password-env).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Environment variable that holds the MQTT password of --user (never on the command line).
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
     /// Break one rule of the built-in target (repeatable); see `wirecheck serve --list-faults`.
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
-    /// Cases run at once [default: number of CPUs].
-    #[arg(long, short = 'j')]
+    /// Cases run at once, 1 to 1024 [default: number of CPUs].
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs_arg)]
     pub jobs: Option<usize>,
-    /// Default deadline of every wait, e.g. 5s or 500ms.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, default_value = "5s")]
-    pub timeout: std::time::Duration,
-    /// Deadline to connect (TCP + TLS + WebSocket handshake).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, default_value = "5s")]
+    /// Deadline of every wait, e.g. 5s, 500ms or 2m (more than 0, at most 24h) [default: 5s].
+    /// When given, it overrides the cases' own `timeout:`; a step's `timeout:` still wins.
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline_arg)]
+    pub timeout: Option<std::time::Duration>,
+    /// Deadline to connect (TCP + TLS + WebSocket handshake), e.g. 5s (more than 0, at most 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline_arg, default_value = "5s")]
     pub connect_timeout: std::time::Duration,
     /// Do not verify TLS certificates.
     #[arg(long)]
@@ -118,6 +175,9 @@ pub struct RunArgs {
     /// Write a JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Exit 0 when nothing ran (no case selected, or every case skipped) instead of 4.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// `wirecheck list`.
@@ -145,8 +205,32 @@ pub struct ServeArgs {
     pub xmpp_port: u16,
 }
 
-fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    crate::case::duration::parse_duration(s)
+/// A deadline flag: a duration that is more than zero.
+fn parse_deadline_arg(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::case::duration::parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "`{s}` is zero: a deadline of 0 fails every wait; give e.g. 5s"
+        ));
+    }
+    Ok(d)
+}
+
+/// `-j N`: 1 to [`MAX_JOBS`].
+fn parse_jobs_arg(s: &str) -> Result<usize, String> {
+    let n: u128 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of cases to run at once (1 to {MAX_JOBS})"))?;
+    match n {
+        0 => Err(format!(
+            "0 cases at once would run nothing; give 1 to {MAX_JOBS}"
+        )),
+        n if n > MAX_JOBS as u128 => Err(format!(
+            "{n} is more than the {MAX_JOBS} cases at once wirecheck allows"
+        )),
+        n => Ok(n as usize),
+    }
 }
 
 /// A subcommand failure with the exit code it maps to.
@@ -158,6 +242,9 @@ pub enum CliError {
     /// Exit 3.
     #[error("{0}")]
     Unreachable(String),
+    /// Exit 4: no case selected.
+    #[error("{0}")]
+    NothingRan(String),
 }
 
 impl CliError {
@@ -166,12 +253,20 @@ impl CliError {
         match self {
             CliError::BadInput(_) => exit::BAD_INPUT,
             CliError::Unreachable(_) => exit::UNREACHABLE,
+            CliError::NothingRan(_) => exit::NOTHING_RAN,
         }
     }
 }
 
 /// Loads and filters the selection; every load error is printed.
 pub fn load_selection(sel: &Selection) -> Result<Vec<crate::case::Case>, CliError> {
+    load_and_select(sel).map(|(_, selected)| selected)
+}
+
+/// Loads the cases under the selection's paths; returns (all loaded, those selected).
+pub fn load_and_select(
+    sel: &Selection,
+) -> Result<(Vec<crate::case::Case>, Vec<crate::case::Case>), CliError> {
     let paths = if sel.paths.is_empty() {
         vec![PathBuf::from("cases")]
     } else {
@@ -189,5 +284,6 @@ pub fn load_selection(sel: &Selection) -> Result<Vec<crate::case::Case>, CliErro
         ));
         CliError::BadInput(text.join("\n\n"))
     })?;
-    Ok(filter.apply(cases))
+    let selected = filter.apply(cases.clone());
+    Ok((cases, selected))
 }

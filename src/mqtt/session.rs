@@ -21,7 +21,7 @@ use crate::seam::{
     ActorSession, CaseState, ClosedBy, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv,
     MessageData, Next, Protocol, Recv, StepCx, Wire,
 };
-use crate::target::Target;
+use crate::target::{MqttCredentials, Target};
 use crate::transport::Endpoint;
 use crate::vars::{Vars, scalar_text};
 use crate::violation::Violation;
@@ -228,6 +228,7 @@ impl Protocol for MqttProtocol {
             endpoint,
             version,
             cleanup_id: format!("wc{tag}cl"),
+            credentials: target.mqtt.as_ref().and_then(|t| t.credentials.clone()),
         }))
     }
 }
@@ -237,6 +238,7 @@ struct MqttCase {
     endpoint: Endpoint,
     version: Version,
     cleanup_id: String,
+    credentials: Option<MqttCredentials>,
 }
 
 #[async_trait]
@@ -265,6 +267,7 @@ impl CaseState for MqttCase {
             client_id,
             version: self.version,
             retained: BTreeSet::new(),
+            credentials: self.credentials.clone(),
         }))
     }
 
@@ -319,6 +322,7 @@ impl MqttCase {
             client_id: self.cleanup_id.clone(),
             version: self.version,
             retained: BTreeSet::new(),
+            credentials: self.credentials.clone(),
         };
         let mut vars = Vars::new();
         let step = ConnectStep {
@@ -363,6 +367,8 @@ struct MqttActor {
     client_id: String,
     version: Version,
     retained: BTreeSet<String>,
+    /// The target's credentials: used by a `connect` that names neither user nor password.
+    credentials: Option<MqttCredentials>,
 }
 
 impl MqttActor {
@@ -479,6 +485,13 @@ impl MqttActor {
             "clean_session": clean,
             "keep_alive": step.keep_alive.unwrap_or(60),
         });
+        if step.username.is_none()
+            && step.password.is_none()
+            && let Some(c) = &self.credentials
+        {
+            fields["username"] = json!(c.username);
+            fields["password"] = json!(c.password.expose());
+        }
         if let Some(u) = &step.username {
             fields["username"] = json!(
                 vars.interpolate(u)

@@ -12,7 +12,7 @@ use globset::Glob;
 use crate::case::{Case, LoadError, Protocol};
 use crate::transport::{Endpoint, EndpointError};
 pub use pool::{Account, AccountPool, Lease, LeaseError};
-pub use profile::{DeviationDoc, ProfileDoc};
+pub use profile::{DeviationDoc, Profile, ProfileDoc};
 pub use secret::Secret;
 
 /// Why a target could not be resolved.
@@ -40,6 +40,18 @@ pub enum TargetError {
 pub struct MqttTarget {
     /// The endpoint.
     pub endpoint: Endpoint,
+    /// The user name and password every connection logs in with, when the server requires them.
+    pub credentials: Option<MqttCredentials>,
+}
+
+/// MQTT credentials: from a profile (`username`, `password_env`) or `--user` / `--password-env`.
+/// The password never prints itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttCredentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: Secret,
 }
 
 /// Where and how to reach an XMPP-over-WebSocket server.
@@ -76,6 +88,48 @@ pub struct TargetOptions {
     pub domain: Option<String>,
     /// `--fault` switches for the built-in target.
     pub faults: Vec<String>,
+    /// `--user`: MQTT user name of a URL target.
+    pub user: Option<String>,
+    /// `--password-env`: environment variable with the MQTT password of `--user`.
+    pub password_env: Option<String>,
+}
+
+impl TargetOptions {
+    /// The MQTT credentials of `--user` / `--password-env`, read from the environment.
+    fn credentials(&self) -> Result<Option<MqttCredentials>, TargetError> {
+        match (&self.user, &self.password_env) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(TargetError::Invalid(
+                "--user needs --password-env VAR: the environment variable that holds the password (a password is never given on the command line)".into(),
+            )),
+            (None, Some(_)) => Err(TargetError::Invalid(
+                "--password-env needs --user NAME: the user name to log in with".into(),
+            )),
+            (Some(user), Some(var)) => {
+                if user.is_empty() {
+                    return Err(TargetError::Invalid("--user: the user name is empty".into()));
+                }
+                let password = std::env::var(var).map_err(|_| {
+                    TargetError::Invalid(format!(
+                        "--password-env {var}: environment variable {var} is not set (it should hold the password of MQTT user `{user}`)"
+                    ))
+                })?;
+                Ok(Some(MqttCredentials {
+                    username: user.clone(),
+                    password: Secret::new(password),
+                }))
+            }
+        }
+    }
+
+    fn refuse_url_only_flags(&self, target: &str) -> Result<(), TargetError> {
+        if self.user.is_some() || self.password_env.is_some() {
+            return Err(TargetError::Invalid(format!(
+                "--user and --password-env apply to mqtt://, mqtts:// and MQTT ws:// URL targets, not to {target}"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Environment variable with `user:password,user:password` for XMPP URL targets.
@@ -84,10 +138,20 @@ pub const ACCOUNTS_ENV: &str = "WIRECHECK_XMPP_ACCOUNTS";
 impl Target {
     /// Resolves `--target` (None = the built-in reference target).
     pub async fn resolve(spec: Option<&str>, opts: &TargetOptions) -> Result<Target, TargetError> {
-        let Some(spec) = spec else {
-            return Self::builtin(opts).await;
-        };
-        if spec == "builtin" || spec == "builtin:" {
+        let spec = spec.unwrap_or("builtin");
+        if profile::is_builtin(spec) {
+            opts.refuse_url_only_flags("the built-in target")?;
+            if opts.protocol.is_some() {
+                return Err(TargetError::Invalid(
+                    "--protocol applies to ws:// and wss:// URL targets; the built-in target speaks both (select cases by path, e.g. cases/mqtt)".into(),
+                ));
+            }
+            if opts.domain.is_some() {
+                return Err(TargetError::Invalid(
+                    "--domain applies to XMPP URL targets; the built-in target has its own domain"
+                        .into(),
+                ));
+            }
             return Self::builtin(opts).await;
         }
         let as_path = Path::new(spec);
@@ -115,13 +179,26 @@ impl Target {
             builtin: None,
         };
         match protocol {
-            Protocol::Mqtt => target.mqtt = Some(MqttTarget { endpoint }),
+            Protocol::Mqtt => {
+                if opts.domain.is_some() {
+                    return Err(TargetError::Invalid(format!(
+                        "--domain is for XMPP targets; {spec} is an MQTT target"
+                    )));
+                }
+                target.mqtt = Some(MqttTarget {
+                    endpoint,
+                    credentials: opts.credentials()?,
+                });
+            }
             Protocol::Xmpp => {
                 if !endpoint.kind.is_websocket() {
                     return Err(TargetError::Invalid(format!(
                         "{spec}: XMPP targets are ws:// or wss:// URLs"
                     )));
                 }
+                opts.refuse_url_only_flags(
+                    "an XMPP target (its accounts come from WIRECHECK_XMPP_ACCOUNTS)",
+                )?;
                 let domain = opts.domain.clone().unwrap_or_else(|| endpoint.host.clone());
                 let accounts = accounts_from_env()?;
                 target.xmpp = Some(XmppTarget {
@@ -147,6 +224,7 @@ impl Target {
             name,
             mqtt: Some(MqttTarget {
                 endpoint: reference.mqtt_endpoint(),
+                credentials: None,
             }),
             xmpp: Some(XmppTarget {
                 endpoint: reference.xmpp_endpoint(),
@@ -159,16 +237,38 @@ impl Target {
     }
 
     async fn from_profile(path: &Path, opts: &TargetOptions) -> Result<Target, TargetError> {
-        let doc = profile::load_profile(path)?;
-        let url = match &doc.url_env {
-            Some(var) => std::env::var(var).ok().filter(|v| !v.is_empty()),
-            None => None,
+        let profile = profile::load_profile(path)?;
+        let doc = &profile.doc;
+        let name = &doc.name.value;
+        opts.refuse_url_only_flags(&format!(
+            "a profile ({}): write `username` and `password_env` in it",
+            path.display()
+        ))?;
+        if opts.protocol.is_some() {
+            return Err(TargetError::Invalid(format!(
+                "--protocol applies to ws:// and wss:// URL targets; profile {} names its `protocol`",
+                path.display()
+            )));
         }
-        .unwrap_or_else(|| doc.url.clone());
-        if url == "builtin:" || url == "builtin" {
+        let from_env = match &doc.url_env {
+            Some(var) => std::env::var(&var.value)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (var, v)),
+            None => None,
+        };
+        let url = from_env
+            .as_ref()
+            .map_or(doc.url.value.clone(), |(_, v)| v.clone());
+        if profile::is_builtin(&url) {
+            if opts.domain.is_some() {
+                return Err(TargetError::Invalid(format!(
+                    "--domain applies to XMPP URL targets; profile `{name}` is the built-in target"
+                )));
+            }
             let mut t = Self::builtin(opts).await?;
-            t.name = doc.name.clone();
-            t.deviations = doc.deviations.clone();
+            t.name = name.clone();
+            t.deviations = profile.deviations();
             return Ok(t);
         }
         if !opts.faults.is_empty() {
@@ -176,23 +276,75 @@ impl Target {
                 "--fault applies to the built-in target only".into(),
             ));
         }
-        let endpoint = Endpoint::parse(&url)?;
+        let endpoint = match &from_env {
+            Some((var, value)) => Endpoint::parse(value).map_err(|e| {
+                profile.err(
+                    var,
+                    format!(
+                        "profile `{name}`: field `url_env`: environment variable {} holds a bad URL: {e}",
+                        var.value
+                    ),
+                )
+            })?,
+            None => Endpoint::parse(&url).map_err(|e| {
+                profile.err(&doc.url, format!("profile `{name}`: field `url`: {e}"))
+            })?,
+        };
+        let url_field = from_env.as_ref().map_or(&doc.url, |(var, _)| *var);
         let mut target = Target {
-            name: doc.name.clone(),
+            name: name.clone(),
             mqtt: None,
             xmpp: None,
-            deviations: doc.deviations.clone(),
+            deviations: profile.deviations(),
             builtin: None,
         };
-        let protocol = doc.protocol.ok_or_else(|| {
+        let protocol = profile.protocol().ok_or_else(|| {
             TargetError::Invalid(format!(
                 "{}: field `protocol` (mqtt or xmpp) is required unless url is builtin:",
                 path.display()
             ))
         })?;
         match protocol {
-            Protocol::Mqtt => target.mqtt = Some(MqttTarget { endpoint }),
+            Protocol::Mqtt => {
+                if opts.domain.is_some() {
+                    return Err(TargetError::Invalid(format!(
+                        "--domain is for XMPP targets; profile `{name}` is an MQTT target"
+                    )));
+                }
+                let credentials = match (&doc.username, &doc.password_env) {
+                    (Some(user), Some(var)) => {
+                        let password = std::env::var(&var.value).map_err(|_| {
+                            profile.err(
+                                var,
+                                format!(
+                                    "profile `{name}`: field `password_env`: environment variable {} is not set (it should hold the password of MQTT user `{}`)",
+                                    var.value, user.value
+                                ),
+                            )
+                        })?;
+                        Some(MqttCredentials {
+                            username: user.value.clone(),
+                            password: Secret::new(password),
+                        })
+                    }
+                    _ => None,
+                };
+                target.mqtt = Some(MqttTarget {
+                    endpoint,
+                    credentials,
+                });
+            }
             Protocol::Xmpp => {
+                if !endpoint.kind.is_websocket() {
+                    return Err(profile
+                        .err(
+                            url_field,
+                            format!(
+                                "profile `{name}`: XMPP targets are ws:// or wss:// URLs, not {endpoint}"
+                            ),
+                        )
+                        .into());
+                }
                 let domain = doc
                     .domain
                     .clone()
@@ -200,16 +352,17 @@ impl Target {
                     .unwrap_or_else(|| endpoint.host.clone());
                 let mut accounts = Vec::new();
                 for a in &doc.accounts {
-                    let password = std::env::var(&a.password_env).map_err(|_| {
-                        TargetError::Invalid(format!(
-                            "{}: account `{}` needs its password in environment variable {}, which is not set",
-                            path.display(),
-                            a.user,
-                            a.password_env
-                        ))
+                    let password = std::env::var(&a.value.password_env).map_err(|_| {
+                        profile.err(
+                            a,
+                            format!(
+                                "profile `{name}`: account `{}` needs its password in environment variable {}, which is not set",
+                                a.value.user, a.value.password_env
+                            ),
+                        )
                     })?;
                     accounts.push(Account {
-                        user: a.user.clone(),
+                        user: a.value.user.clone(),
                         password: Secret::new(password),
                     });
                 }
@@ -237,6 +390,7 @@ impl Target {
     /// The declared deviation covering one failure of `case` (whose statements are `failure_specs`).
     pub fn deviation_for(&self, case: &Case, failure_specs: &[String]) -> Option<&DeviationDoc> {
         self.deviations.iter().find(|d| {
+            // Globs are checked when the profile is loaded; one that fails here matches nothing.
             let case_ok = d.case.as_ref().is_none_or(|g| {
                 Glob::new(g)
                     .map(|g| g.compile_matcher().is_match(&case.id))

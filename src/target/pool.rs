@@ -51,6 +51,16 @@ impl AccountPool {
         }
     }
 
+    /// How many accounts the pool has in all.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// Whether the pool has no accounts at all.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
     /// Leases `n` accounts at once (all or none, so cases cannot deadlock each other).
     pub async fn lease(&self, n: usize, deadline: Duration) -> Result<Lease, LeaseError> {
         if n > self.total {

@@ -1,40 +1,56 @@
-//! Target profiles (YAML in targets/): protocol, URL, domain, accounts, known deviations.
+//! Target profiles (YAML in targets/): protocol, URL, domain, accounts, MQTT credentials, known
+//! deviations. Loading validates them; every error points into the profile (file:line:col).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use globset::Glob;
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 use crate::case::{LoadError, Protocol};
+use crate::spec::SpecSet;
+
+/// Largest profile file accepted.
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
+/// MQTT versions a profile may name.
+const VERSIONS: &[&str] = &["3.1.1"];
 
 /// A profile file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileDoc {
     /// Short name (used in reports and snapshot folders).
-    pub name: String,
+    pub name: Spanned<String>,
     /// The protocol the target speaks (not needed for `builtin:`, which speaks both).
     #[serde(default)]
-    pub protocol: Option<Protocol>,
-    /// MQTT version the target is tested with.
+    pub protocol: Option<Spanned<Protocol>>,
+    /// MQTT version the target is tested with ("3.1.1").
     #[serde(default)]
-    pub version: Option<String>,
+    pub version: Option<Spanned<String>>,
     /// Target URL, or `builtin:` for the reference target.
-    pub url: String,
+    pub url: Spanned<String>,
     /// Environment variable that, when set, overrides `url`.
     #[serde(default)]
-    pub url_env: Option<String>,
+    pub url_env: Option<Spanned<String>>,
     /// XMPP domain.
     #[serde(default)]
     pub domain: Option<String>,
     /// XMPP account pool.
     #[serde(default)]
-    pub accounts: Vec<AccountDoc>,
+    pub accounts: Vec<Spanned<AccountDoc>>,
+    /// MQTT user name every connection logs in with (with `password_env`).
+    #[serde(default)]
+    pub username: Option<Spanned<String>>,
+    /// Environment variable holding the MQTT password of `username`.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
     /// Known deviations: failures of these are xfail.
     #[serde(default)]
-    pub deviations: Vec<DeviationDoc>,
-    /// Free-form capabilities (reserved for capability-based skips).
+    pub deviations: Vec<Spanned<DeviationDoc>>,
+    /// Reserved for capability-based skips; no capability is defined yet, so it must be empty.
     #[serde(default)]
-    pub capabilities: Vec<String>,
+    pub capabilities: Option<Spanned<Vec<String>>>,
 }
 
 /// One account of the pool; the password comes from the environment.
@@ -61,13 +77,190 @@ pub struct DeviationDoc {
     pub reason: String,
 }
 
-/// Reads a profile file; errors point into it.
-pub fn load_profile(path: &Path) -> Result<ProfileDoc, LoadError> {
-    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+/// A loaded, validated profile, with its text so later errors (environment variables) can
+/// point into it too.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text.
+    pub source: String,
+    /// What it says.
+    pub doc: ProfileDoc,
+}
+
+impl Profile {
+    /// An error at the place of `span` in the profile.
+    pub fn err<T>(&self, span: &Spanned<T>, message: impl Into<String>) -> LoadError {
+        LoadError::at(
+            &self.path,
+            &self.source,
+            span.referenced.line(),
+            span.referenced.column(),
+            message,
+        )
+    }
+
+    /// The deviations as plain values.
+    pub fn deviations(&self) -> Vec<DeviationDoc> {
+        self.doc
+            .deviations
+            .iter()
+            .map(|d| d.value.clone())
+            .collect()
+    }
+
+    /// The protocol, if the profile names one.
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.doc.protocol.as_ref().map(|p| p.value)
+    }
+}
+
+/// Reads and validates a profile file; errors point into it.
+pub fn load_profile(path: &Path) -> Result<Profile, LoadError> {
+    let source = crate::case::read_source(path, MAX_PROFILE_BYTES, "profile")?;
+    let doc: ProfileDoc = crate::case::parse_yaml(path, &source, "profile")?;
+    let profile = Profile {
         path: path.to_path_buf(),
         source,
-    })?;
-    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
-    serde_saphyr::from_str_with_options::<ProfileDoc>(&source, options)
-        .map_err(|e| LoadError::from_yaml(path, &source, &e))
+        doc,
+    };
+    validate(&profile)?;
+    Ok(profile)
+}
+
+fn validate(p: &Profile) -> Result<(), LoadError> {
+    let doc = &p.doc;
+    if doc.name.value.trim().is_empty() {
+        return Err(p.err(&doc.name, "field `name`: give the target a short name"));
+    }
+    let protocol = p.protocol();
+    let builtin = is_builtin(&doc.url.value);
+    if protocol.is_none() && !builtin {
+        return Err(p.err(
+            &doc.url,
+            "field `protocol` (mqtt or xmpp) is required unless url is builtin:",
+        ));
+    }
+    if let Some(v) = &doc.version {
+        if protocol == Some(Protocol::Xmpp) {
+            return Err(p.err(v, "field `version` is for MQTT targets only"));
+        }
+        if !VERSIONS.contains(&v.value.as_str()) {
+            return Err(p.err(
+                v,
+                format!(
+                    "field `version`: `{}` is not supported; expected \"3.1.1\"",
+                    v.value
+                ),
+            ));
+        }
+    }
+    if !builtin {
+        crate::transport::Endpoint::parse(&doc.url.value).map_err(|e| {
+            let err = p.err(
+                &doc.url,
+                format!("profile `{}`: field `url`: {e}", doc.name.value),
+            );
+            // The line holds the password: do not quote it back.
+            if matches!(e, crate::transport::EndpointError::Credentials(_)) {
+                err.without_snippet()
+            } else {
+                err
+            }
+        })?;
+    }
+    if let Some(caps) = &doc.capabilities
+        && let Some(first) = caps.value.first()
+    {
+        return Err(p.err(
+            caps,
+            format!(
+                "field `capabilities`: `{first}` is not a known capability; no capabilities are defined yet (the field is reserved, leave it out)"
+            ),
+        ));
+    }
+    if protocol == Some(Protocol::Mqtt)
+        && let Some(a) = doc.accounts.first()
+    {
+        return Err(p.err(
+            a,
+            "field `accounts` is for XMPP targets; an MQTT target logs in with `username` and `password_env`",
+        ));
+    }
+    match (&doc.username, &doc.password_env) {
+        (Some(u), _) | (_, Some(u)) if protocol == Some(Protocol::Xmpp) || builtin => {
+            return Err(p.err(
+                u,
+                "fields `username` and `password_env` are for MQTT targets (XMPP targets list `accounts`)",
+            ));
+        }
+        (Some(u), None) => {
+            return Err(p.err(
+                u,
+                "field `username` needs `password_env`: the environment variable that holds the password",
+            ));
+        }
+        (None, Some(e)) => {
+            return Err(p.err(
+                e,
+                "field `password_env` needs `username`: the user name to log in with",
+            ));
+        }
+        (Some(u), Some(_)) if u.value.is_empty() => {
+            return Err(p.err(u, "field `username`: must not be empty"));
+        }
+        _ => {}
+    }
+    for d in &doc.deviations {
+        let dev = &d.value;
+        if dev.case.is_none() && dev.spec.is_none() {
+            return Err(p.err(
+                d,
+                "deviation: give `case` (a case id glob), `spec` (a statement id) or both; with neither it covers nothing",
+            ));
+        }
+        if let Some(g) = &dev.case {
+            Glob::new(g).map_err(|e| {
+                p.err(
+                    d,
+                    format!(
+                        "deviation: field `case`: `{g}` is not a valid glob: {}",
+                        glob_words(&e)
+                    ),
+                )
+            })?;
+        }
+        if let Some(s) = &dev.spec {
+            let sets: &[SpecSet] = match protocol {
+                Some(Protocol::Mqtt) => &[SpecSet::Mqtt311],
+                Some(Protocol::Xmpp) => &[SpecSet::Xmpp],
+                None => &[SpecSet::Mqtt311, SpecSet::Xmpp],
+            };
+            if !sets.iter().any(|set| set.contains(s)) {
+                let names: Vec<&str> = sets.iter().map(|s| s.name()).collect();
+                return Err(p.err(
+                    d,
+                    format!(
+                        "deviation: field `spec`: `{s}` is not a {} statement id",
+                        names.join(" or ")
+                    ),
+                ));
+            }
+        }
+        if dev.reason.trim().is_empty() {
+            return Err(p.err(d, "deviation: field `reason`: say why the target deviates"));
+        }
+    }
+    Ok(())
+}
+
+/// globset's error kind in words (its Display repeats the glob).
+fn glob_words(e: &globset::Error) -> String {
+    e.kind().to_string()
+}
+
+/// Whether a profile URL means the built-in target.
+pub fn is_builtin(url: &str) -> bool {
+    url == "builtin:" || url == "builtin"
 }

@@ -1,8 +1,8 @@
 //! One client connection to a target, whatever the transport: bytes over TCP/TLS or messages
 //! and raw frames over WebSocket, with bounded reads and deadlines on connect.
 
-use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -36,8 +36,8 @@ pub struct ConnectOptions {
     pub subprotocol: Option<String>,
     /// Skip certificate verification.
     pub insecure: bool,
-    /// Trust this CA file instead of the system roots.
-    pub ca_file: Option<PathBuf>,
+    /// Trust these CA certificates (`--ca FILE`, parsed once) instead of the system roots.
+    pub trusted: Option<Arc<tls::CaRoots>>,
     /// Deadline for TCP connect + TLS + WebSocket handshake.
     pub timeout: Duration,
 }
@@ -47,7 +47,7 @@ impl Default for ConnectOptions {
         Self {
             subprotocol: None,
             insecure: false,
-            ca_file: None,
+            trusted: None,
             timeout: Duration::from_secs(5),
         }
     }
@@ -239,7 +239,7 @@ impl Channel {
                     (TransportKind::Tls, _) => &[b"mqtt"],
                     _ => &[b"http/1.1"],
                 };
-                let config = tls::client_config(opts.ca_file.as_deref(), opts.insecure, alpn)
+                let config = tls::client_config(opts.trusted.as_deref(), opts.insecure, alpn)
                     .map_err(|e| TransportError::Tls {
                         addr: addr.clone(),
                         why: e.to_string(),

@@ -62,6 +62,19 @@ pub enum EndpointError {
     /// No host.
     #[error("`{0}` has no host")]
     NoHost(String),
+    /// Port 0: no server listens there.
+    #[error("`{0}`: port 0 is not a port a server listens on; give the server's port")]
+    PortZero(String),
+    /// A path or query on an MQTT-over-TCP/TLS URL, which has none.
+    #[error(
+        "`{0}`: an {1}:// URL has no path (`{2}` would be ignored); for MQTT over WebSocket use ws://HOST:PORT/PATH"
+    )]
+    PathOnMqtt(String, String, String),
+    /// A user name or password inside the URL (shown redacted).
+    #[error(
+        "`{0}`: credentials in a URL are not accepted (they would show in process lists, shell history and reports); use --user NAME --password-env VAR, or `username:` and `password_env:` in a profile"
+    )]
+    Credentials(String),
 }
 
 impl Endpoint {
@@ -75,6 +88,12 @@ impl Endpoint {
             "wss" => (TransportKind::Wss, 443),
             other => return Err(EndpointError::Scheme(text.to_string(), other.to_string())),
         };
+        if !url.username().is_empty() || url.password().is_some() {
+            let mut shown = url.clone();
+            let _ = shown.set_username("***");
+            let _ = shown.set_password(None);
+            return Err(EndpointError::Credentials(shown.to_string()));
+        }
         let host = url
             .host_str()
             .filter(|h| !h.is_empty())
@@ -83,9 +102,19 @@ impl Endpoint {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
+        if url.port() == Some(0) {
+            return Err(EndpointError::PortZero(text.to_string()));
+        }
         let mut path = url.path().to_string();
         if let Some(q) = url.query() {
             path = format!("{path}?{q}");
+        }
+        if !(kind.is_websocket() || path.is_empty() || path == "/") {
+            return Err(EndpointError::PathOnMqtt(
+                text.to_string(),
+                url.scheme().to_string(),
+                path,
+            ));
         }
         Ok(Endpoint {
             kind,
@@ -144,5 +173,16 @@ mod tests {
             Endpoint::parse("nonsense"),
             Err(EndpointError::NotUrl(..))
         ));
+        assert!(matches!(
+            Endpoint::parse("mqtt://127.0.0.1:0"),
+            Err(EndpointError::PortZero(..))
+        ));
+        assert!(matches!(
+            Endpoint::parse("mqtt://127.0.0.1:1883/topic"),
+            Err(EndpointError::PathOnMqtt(..))
+        ));
+        let e = Endpoint::parse("mqtt://bob:hunter2@127.0.0.1").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(!e.to_string().contains("bob"), "{e}");
     }
 }

@@ -1,9 +1,11 @@
-//! TLS client configuration: system roots (or `--ca FILE`), verification on unless `--insecure`.
+//! TLS client configuration: system roots (or `--ca FILE`, read and parsed once at start-up),
+//! verification on unless `--insecure`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -20,9 +22,58 @@ pub enum TlsSetupError {
     },
 }
 
-/// Builds a client config: roots from `ca_file` if given, else the system store.
+/// The CA certificates of `--ca FILE`, parsed once and shared by every connection.
+#[derive(Debug, Clone)]
+pub struct CaRoots {
+    path: PathBuf,
+    roots: RootCertStore,
+}
+
+impl CaRoots {
+    /// Parses the PEM text of `path`: every `CERTIFICATE` section; refuses text with none, a
+    /// broken section, or a certificate rustls cannot use as a trust anchor.
+    pub fn from_pem(path: &Path, pem: &[u8]) -> Result<CaRoots, TlsSetupError> {
+        let err = |why: String| TlsSetupError::CaFile {
+            path: path.display().to_string(),
+            why,
+        };
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| err(format!("not valid PEM: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| err(format!("a certificate in it is unusable: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(err(
+                "no PEM certificate in it (expected -----BEGIN CERTIFICATE----- sections)".into(),
+            ));
+        }
+        Ok(CaRoots {
+            path: path.to_path_buf(),
+            roots,
+        })
+    }
+
+    /// The file the certificates came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many certificates it holds.
+    pub fn len(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Whether it holds none (never true for a value built by [`CaRoots::from_pem`]).
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty()
+    }
+}
+
+/// Builds a client config: roots from `ca` if given, else the system store.
 pub fn client_config(
-    ca_file: Option<&Path>,
+    ca: Option<&CaRoots>,
     insecure: bool,
     alpn: &[&[u8]],
 ) -> Result<Arc<ClientConfig>, TlsSetupError> {
@@ -36,32 +87,17 @@ pub fn client_config(
             .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
             .with_no_client_auth()
     } else {
-        let mut roots = RootCertStore::empty();
-        match ca_file {
-            Some(path) => {
-                let err = |why: String| TlsSetupError::CaFile {
-                    path: path.display().to_string(),
-                    why,
-                };
-                let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-                let mut reader = std::io::BufReader::new(pem.as_slice());
-                let mut n = 0;
-                for cert in rustls_pemfile::certs(&mut reader) {
-                    let cert = cert.map_err(|e| err(e.to_string()))?;
-                    roots.add(cert).map_err(|e| err(e.to_string()))?;
-                    n += 1;
-                }
-                if n == 0 {
-                    return Err(err("no PEM certificate in it".into()));
-                }
-            }
+        let roots = match ca {
+            Some(ca) => ca.roots.clone(),
             None => {
+                let mut roots = RootCertStore::empty();
                 let found = rustls_native_certs::load_native_certs();
                 for cert in found.certs {
                     let _ = roots.add(cert);
                 }
+                roots
             }
-        }
+        };
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
