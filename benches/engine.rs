@@ -2,7 +2,8 @@
 //! `expect_none`, not tagged `slow`) run in-process against the built-in reference target, so
 //! the time measured is the engine's, the transports' and the reference server's, not the
 //! cases' deliberate silences. Run with `cargo bench --bench engine`; prints cases/s,
-//! exchanges/s (messages sent + received) and microseconds per exchange.
+//! exchanges/s (messages sent + received) and microseconds per exchange. `BENCH_PROTOCOL=mqtt`
+//! (or `xmpp`) measures one protocol's cases only.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ fn main() {
         .expect("cases load")
         .into_iter()
         .filter(busy_only)
+        .filter(|c| std::env::var("BENCH_PROTOCOL").map_or(true, |p| c.protocol.to_string() == p))
         .collect();
     rt.block_on(async {
         let target = Arc::new(

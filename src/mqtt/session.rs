@@ -63,17 +63,30 @@ fn redact(mut v: Value) -> Value {
 
 /// The one-line transcript form of a packet.
 pub fn summarize(packet: &Packet) -> String {
-    let v = redact(serde_json::to_value(packet).unwrap_or(Value::Null));
-    let ty = v
+    described(packet).summary
+}
+
+/// A packet's transcript form: its fields as data (password redacted) and its one-line summary
+/// (`PUBLISH {...}`), from one serialisation.
+fn described(packet: &Packet) -> MessageData {
+    let data = redact(serde_json::to_value(packet).unwrap_or(Value::Null));
+    let ty = data
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_uppercase();
-    let mut rest = v;
-    if let Value::Object(m) = &mut rest {
-        m.remove("type");
+    let rest = match &data {
+        Value::Object(m) => {
+            let mut m = m.clone();
+            m.remove("type");
+            Value::Object(m).to_string()
+        }
+        other => other.to_string(),
+    };
+    MessageData {
+        summary: format!("{ty} {rest}"),
+        data,
     }
-    format!("{ty} {rest}")
 }
 
 /// The packet's type as cases write it (`suback`).
@@ -104,15 +117,8 @@ impl Codec for MqttCodec {
     type In = Packet;
 
     fn describe(&self, packet: &Packet) -> (MessageData, bool) {
-        let data = redact(serde_json::to_value(packet).unwrap_or(Value::Null));
         let secret = matches!(packet, Packet::Connect(c) if c.password.is_some());
-        (
-            MessageData {
-                data,
-                summary: summarize(packet),
-            },
-            secret,
-        )
+        (described(packet), secret)
     }
 
     fn message_from_data(&self, data: &Value) -> Result<Packet, String> {
@@ -160,10 +166,7 @@ impl Codec for MqttCodec {
         };
         match self.decoder.next() {
             Ok(Some(d)) => Some(Inbound {
-                data: MessageData {
-                    data: redact(serde_json::to_value(&d.packet).unwrap_or(Value::Null)),
-                    summary: summarize(&d.packet),
-                },
+                data: described(&d.packet),
                 message: Some(d.packet),
                 raw: d.raw,
                 violations: d.violations,

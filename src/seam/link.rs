@@ -288,7 +288,11 @@ impl<C: Codec> Link<C> {
 
     /// Sends a structured message by `deadline`.
     pub async fn send(&mut self, message: C::Out, deadline: Instant) -> Result<(), Failure> {
-        let view = Outgoing::Message(self.codec.describe(&message).0.data);
+        // The structured view is built only for a hook to see (it shows secrets redacted).
+        let view = match &self.env.hook {
+            Some(_) => Outgoing::Message(self.codec.describe(&message).0.data),
+            None => Outgoing::Message(Value::Null),
+        };
         self.dispatch(Some(message), view, deadline).await
     }
 

@@ -262,15 +262,19 @@ pub fn cut_text(mut text: String) -> String {
     text
 }
 
+/// Bounds a message: its summary is cut, and decoded data whose summary (which shows the same
+/// fields) runs far past the bound is not kept.
 fn cut_value(v: MessageData) -> MessageData {
-    let summary = cut_text(v.summary);
-    let size = v.data.to_string().len();
+    let size = v.summary.len();
     let data = if size > MAX_ENTRY_BYTES * 4 {
-        serde_json::json!({ "truncated": format!("{size} bytes of decoded data not kept") })
+        serde_json::json!({ "truncated": format!("about {size} bytes of decoded data not kept") })
     } else {
         v.data
     };
-    MessageData { data, summary }
+    MessageData {
+        data,
+        summary: cut_text(v.summary),
+    }
 }
 
 #[derive(Debug)]
