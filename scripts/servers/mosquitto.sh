@@ -69,9 +69,11 @@ start() {
     rm -f "$dir/passwd"
     mosquitto_passwd -b -c "$dir/passwd" "$AUTH_USER" "$auth_password" >/dev/null 2>&1 \
       || die "mosquitto_passwd could not write $dir/passwd"
-    # mosquitto started as root reads it as user mosquitto; the file holds only a salted hash.
-    chmod 644 "$dir/passwd"
+    chmod 600 "$dir/passwd"
+    # Stay the user that started the script: a broker that drops to user `mosquitto` could not
+    # read the password file in a private temp dir (mktemp -d makes it mode 700).
     cat > "$dir/mosquitto.conf" <<CONF
+user $(id -un)
 per_listener_settings true
 persistence false
 set_tcp_nodelay true
