@@ -33,6 +33,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once; boxing would only add noise
 pub enum Command {
     /// Run cases against a target (default: the built-in reference target).
     Run(RunArgs),
@@ -118,6 +119,23 @@ pub struct RunArgs {
     /// Write a JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Snapshot expectations: check (record where none exists), update, or off.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "check",
+        env = "WIRECHECK_SNAPSHOTS"
+    )]
+    pub snapshots: crate::snapshot::Mode,
+    /// Folder of the snapshots, one subfolder per profile.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "snapshots",
+        env = "WIRECHECK_SNAPSHOT_DIR"
+    )]
+    pub snapshot_dir: PathBuf,
 }
 
 /// `wirecheck list`.

@@ -65,6 +65,8 @@ pub struct Target {
     pub deviations: Vec<DeviationDoc>,
     /// Keeps the built-in servers alive while the target is in use.
     pub builtin: Option<crate::reference::Reference>,
+    /// The profile's extra snapshot redactions.
+    pub snapshot_redact: Vec<crate::snapshot::RedactDoc>,
 }
 
 /// Options that shape how a target is resolved from the command line.
@@ -113,6 +115,7 @@ impl Target {
             xmpp: None,
             deviations: Vec::new(),
             builtin: None,
+            snapshot_redact: Vec::new(),
         };
         match protocol {
             Protocol::Mqtt => target.mqtt = Some(MqttTarget { endpoint }),
@@ -155,11 +158,14 @@ impl Target {
             }),
             deviations: Vec::new(),
             builtin: Some(reference),
+            snapshot_redact: Vec::new(),
         })
     }
 
     async fn from_profile(path: &Path, opts: &TargetOptions) -> Result<Target, TargetError> {
         let doc = profile::load_profile(path)?;
+        crate::snapshot::redact::validate(&doc.snapshot_redact)
+            .map_err(|e| TargetError::Invalid(format!("{}: {e}", path.display())))?;
         let url = match &doc.url_env {
             Some(var) => std::env::var(var).ok().filter(|v| !v.is_empty()),
             None => None,
@@ -169,6 +175,7 @@ impl Target {
             let mut t = Self::builtin(opts).await?;
             t.name = doc.name.clone();
             t.deviations = doc.deviations.clone();
+            t.snapshot_redact = doc.snapshot_redact.clone();
             return Ok(t);
         }
         if !opts.faults.is_empty() {
@@ -183,6 +190,7 @@ impl Target {
             xmpp: None,
             deviations: doc.deviations.clone(),
             builtin: None,
+            snapshot_redact: doc.snapshot_redact.clone(),
         };
         let protocol = doc.protocol.ok_or_else(|| {
             TargetError::Invalid(format!(

@@ -35,6 +35,9 @@ pub struct ProfileDoc {
     /// Free-form capabilities (reserved for capability-based skips).
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Extra snapshot redactions for every case on this target: `[{ regex: "...", as: "<x>" }]`.
+    #[serde(default)]
+    pub snapshot_redact: Vec<crate::snapshot::RedactDoc>,
 }
 
 /// One account of the pool; the password comes from the environment.
