@@ -34,7 +34,24 @@ pub fn normalize(
             out.push('\n');
         }
         out.push_str(&format!("[{actor}]\n"));
+        let mut goodbye = false;
         for e in entries {
+            if e.direction == Direction::Sent {
+                goodbye = e
+                    .message
+                    .as_ref()
+                    .is_some_and(|m| is_goodbye(&m.data, protocol));
+            }
+            if goodbye
+                && let Some(Event::Closed {
+                    by: ClosedBy::Peer, ..
+                }) = &e.event
+            {
+                // After an MQTT DISCONNECT the server closes, but whether an EOF or a WebSocket
+                // close frame wins the race with wirecheck's own close is scheduling.
+                out.push_str("-- closed by=server after-disconnect\n");
+                continue;
+            }
             for line in render(e, protocol, &redactor) {
                 out.push_str(&redactor.apply(&line));
                 out.push('\n');
@@ -48,6 +65,11 @@ pub fn normalize(
         ));
     }
     Ok(out)
+}
+
+/// Whether a sent message is MQTT's DISCONNECT, after which how the server closes is a race.
+fn is_goodbye(data: &Value, protocol: Protocol) -> bool {
+    protocol == Protocol::Mqtt && data.get("type").and_then(Value::as_str) == Some("disconnect")
 }
 
 /// Entries grouped by actor, in each actor's own order; actors by name, cleanup last.
@@ -182,11 +204,12 @@ fn render(e: &Entry, protocol: Protocol, r: &Redactor) -> Vec<String> {
             if e.flagged
                 && let Some(raw) = &e.raw
             {
-                lines.push(format!(
-                    "   raw {}{}",
-                    r.hex(&raw.bytes),
-                    cut(raw.truncated)
-                ));
+                // XMPP frames are text: shown as a string (redacted with the line); MQTT as hex.
+                let shown = match (protocol, std::str::from_utf8(&raw.bytes)) {
+                    (Protocol::Xmpp, Ok(t)) => Value::String(t.to_string()).to_string(),
+                    _ => r.hex(&raw.bytes),
+                };
+                lines.push(format!("   raw {shown}{}", cut(raw.truncated)));
             }
         }
         (None, None) => match &e.raw {

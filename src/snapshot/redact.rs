@@ -129,6 +129,10 @@ impl Redactor {
     /// Gives `value` the next numbered placeholder of `kind` (`<kind-N>`) unless it has one;
     /// returns its placeholder.
     pub fn volatile(&mut self, kind: &str, value: &str) -> String {
+        if value.is_empty() {
+            // Nothing to hide, and an empty needle would match everywhere.
+            return String::new();
+        }
         if let Some((_, p)) = self.values.iter().find(|(v, _)| v == value) {
             return p.clone();
         }
@@ -179,6 +183,9 @@ fn is_word(c: char) -> bool {
 
 /// Replaces `value` in `text`; a short value only where no word character touches it.
 fn replace_value(text: &str, value: &str, placeholder: &str) -> String {
+    if value.is_empty() {
+        return text.to_string();
+    }
     if value.len() >= SHORT {
         return text.replace(value, placeholder);
     }
@@ -234,6 +241,9 @@ mod tests {
         assert_eq!(r.volatile("stream-id", "beef5678"), "<stream-id-2>");
         assert_eq!(r.volatile("stream-id", "f00d1234"), "<stream-id-1>");
         assert_eq!(r.apply("id='beef5678'"), "id='<stream-id-2>'");
+        // An empty id (prosody's <open/> in the wrong namespace) is no value to hide.
+        assert_eq!(r.volatile("stream-id", ""), "");
+        assert_eq!(r.apply("id=''"), "id=''");
     }
 
     #[test]
