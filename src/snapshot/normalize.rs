@@ -201,15 +201,18 @@ fn render(e: &Entry, protocol: Protocol, r: &Redactor) -> Vec<String> {
         }
         (None, Some(m)) => {
             lines.push(format!("{arrow} {}", message(&m.data, protocol)));
+            // MQTT: the bytes the decoder flagged, as hex. XMPP frames are text, and the
+            // canonical XML (or the unparsed text) already shows them; their raw attribute
+            // order varies between server processes.
             if e.flagged
+                && protocol == Protocol::Mqtt
                 && let Some(raw) = &e.raw
             {
-                // XMPP frames are text: shown as a string (redacted with the line); MQTT as hex.
-                let shown = match (protocol, std::str::from_utf8(&raw.bytes)) {
-                    (Protocol::Xmpp, Ok(t)) => Value::String(t.to_string()).to_string(),
-                    _ => r.hex(&raw.bytes),
-                };
-                lines.push(format!("   raw {shown}{}", cut(raw.truncated)));
+                lines.push(format!(
+                    "   raw {}{}",
+                    r.hex(&raw.bytes),
+                    cut(raw.truncated)
+                ));
             }
         }
         (None, None) => match &e.raw {
@@ -370,12 +373,25 @@ fn xml(data: &Value, parent_ns: Option<&str>, out: &mut String) {
         return;
     }
     out.push('>');
-    for c in children {
-        match c {
-            Value::String(t) => out.push_str(&escape(t, false)),
-            other => xml(other, ns, out),
-        }
+    let mut parts: Vec<String> = children
+        .into_iter()
+        .map(|c| match c {
+            Value::String(t) => escape(t, false),
+            other => {
+                let mut s = String::new();
+                xml(other, ns, &mut s);
+                s
+            }
+        })
+        .collect();
+    // The order of stream features and of SASL mechanisms is not something a case can rely
+    // on, and servers vary it between processes (prosody): sorted.
+    if (name == "features" && ns == Some(crate::xmpp::ns::STREAMS))
+        || (name == "mechanisms" && ns == Some(crate::xmpp::ns::SASL))
+    {
+        parts.sort();
     }
+    out.push_str(&parts.concat());
     out.push_str(&format!("</{name}>"));
 }
 
