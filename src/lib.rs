@@ -13,6 +13,7 @@ pub mod reference;
 pub mod report;
 pub mod run;
 pub mod seam;
+pub mod snapshot;
 pub mod spec;
 pub mod target;
 pub mod transport;

@@ -9,6 +9,8 @@ fn wirecheck(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NO_COLOR", "1")
+        // Temporary cases must not leave snapshots in the repository (tests/snapshots.rs covers them).
+        .env("WIRECHECK_SNAPSHOTS", "off")
         .output()
         .expect("wirecheck runs")
 }

@@ -36,6 +36,7 @@ fn mqtt_target(url: &str) -> Target {
         xmpp: None,
         deviations: Vec::new(),
         builtin: None,
+        snapshot_redact: Vec::new(),
     }
 }
 
@@ -141,6 +142,7 @@ async fn wrong_websocket_subprotocol_is_a_failed_check() {
         }),
         deviations: Vec::new(),
         builtin: None,
+        snapshot_redact: Vec::new(),
     };
     let case = r#"id: hostile.xmpp
 title: open gets open
@@ -402,6 +404,7 @@ async fn an_xmpp_login_failure_names_its_cause(#[case] frame: &'static [u8], #[c
         }),
         deviations: Vec::new(),
         builtin: None,
+        snapshot_redact: Vec::new(),
     };
     let case = "id: hostile.xmpp-cause\ntitle: t\nprotocol: xmpp\nspec: [RFC7395-3.4-2]\nactors: { alice: {} }\nsteps:\n  - login: alice\n";
     let r = run(case, &target).await;

@@ -72,6 +72,7 @@ async fn cases_of_an_unspoken_protocol_are_skipped_with_the_reason() {
         xmpp: None,
         deviations: Vec::new(),
         builtin: None,
+        snapshot_redact: Vec::new(),
     };
     let case = suite()
         .into_iter()

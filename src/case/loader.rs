@@ -34,6 +34,8 @@ pub struct Case {
     pub steps: Vec<CaseStep>,
     /// Where the `id:` value is (for reports).
     pub loc: SourceLoc,
+    /// Extra snapshot redactions of this case (after the profile's).
+    pub snapshot_redact: Vec<crate::snapshot::RedactDoc>,
 }
 
 impl Case {

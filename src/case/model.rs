@@ -75,6 +75,9 @@ pub struct CaseDoc {
     pub actors: Spanned<BTreeMap<String, ActorDoc>>,
     /// Steps in order.
     pub steps: Vec<Spanned<Step>>,
+    /// Extra snapshot redactions: `[{ regex: "...", as: "<x>" }]`.
+    #[serde(default)]
+    pub snapshot_redact: Option<Spanned<Vec<crate::snapshot::RedactDoc>>>,
 }
 
 /// Options of one actor.

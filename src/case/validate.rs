@@ -226,7 +226,15 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
             loc: cx.loc(spanned),
         });
     }
+    let snapshot_redact = match &doc.snapshot_redact {
+        Some(r) => {
+            crate::snapshot::redact::validate(&r.value).map_err(|e| cx.err(r, e.to_string()))?;
+            r.value.clone()
+        }
+        None => Vec::new(),
+    };
     Ok(Case {
+        snapshot_redact,
         path: path.to_path_buf(),
         id: id.clone(),
         title: doc.title.clone(),

@@ -66,9 +66,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
-// Parsed once per process: the size of the largest variant does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once; boxing would only add noise
 pub enum Command {
     /// Run cases against a target (default: the built-in reference target).
     #[command(after_help = RUN_AFTER_HELP)]
@@ -178,6 +177,23 @@ pub struct RunArgs {
     /// Exit 0 when nothing ran (no case selected, or every case skipped) instead of 4.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Snapshot expectations: check (record where none exists), update, or off.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "check",
+        env = "WIRECHECK_SNAPSHOTS"
+    )]
+    pub snapshots: crate::snapshot::Mode,
+    /// Folder of the snapshots, one subfolder per profile.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "snapshots",
+        env = "WIRECHECK_SNAPSHOT_DIR"
+    )]
+    pub snapshot_dir: PathBuf,
 }
 
 /// `wirecheck list`.

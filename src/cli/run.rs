@@ -100,11 +100,13 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
     let progress = Arc::new(console::Progress::new(cases.len(), style));
     let p2 = progress.clone();
     let target = Arc::new(target);
-    let results = run_all(cases, target.clone(), Arc::new(opts.clone()), move |r| {
+    let snapshot_cases = cases.clone();
+    let mut results = run_all(cases, target.clone(), Arc::new(opts.clone()), move |r| {
         p2.done(r)
     })
     .await;
     progress.finish();
+    snapshots(args, &snapshot_cases, &mut results, &target)?;
     let elapsed = started.elapsed();
 
     // The summary first: a report that cannot be written must not hide it.
@@ -348,6 +350,31 @@ fn check_pool(target: &Target, cases: &[Case]) -> Result<(), CliError> {
         if wanted == 1 { "" } else { "s" },
         biggest.id
     )))
+}
+
+/// Compares, records or updates the snapshots of the results (`--snapshots`); notices on stderr.
+fn snapshots(
+    args: &RunArgs,
+    cases: &[crate::case::Case],
+    results: &mut [crate::run::verdict::CaseResult],
+    target: &crate::target::Target,
+) -> Result<(), CliError> {
+    let settings = crate::snapshot::Settings {
+        mode: args.snapshots,
+        root: args.snapshot_dir.clone(),
+    };
+    let outcome = crate::snapshot::apply(cases, results, target, &settings)
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    for n in &outcome.notices {
+        eprintln!("{n}");
+    }
+    if outcome.differed > 0 {
+        eprintln!(
+            "{} snapshot(s) differ: review with `cargo insta review`, or accept all with `cargo insta accept`",
+            outcome.differed
+        );
+    }
+    Ok(())
 }
 
 /// Checks that every endpoint the selected cases need accepts a connection at all.

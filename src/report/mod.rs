@@ -58,5 +58,10 @@ pub fn failure_text(f: &Failure) -> String {
     if let Some(a) = &f.actual {
         out.push_str(&format!("\n  actual:   {a}"));
     }
+    if let Some(d) = &f.diff {
+        for line in d.lines() {
+            out.push_str(&format!("\n    {line}"));
+        }
+    }
     out
 }

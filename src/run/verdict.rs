@@ -131,12 +131,16 @@ impl Totals {
 }
 
 /// Judges a case from the failures its run collected: an infrastructure failure makes it an
-/// error; a failure that no declared deviation covers makes it fail; failures that deviations
+/// error; a snapshot difference, or a failure that no declared deviation covers, makes it fail; failures that deviations
 /// cover one by one make it xfail; a pass of a case with a declared deviation is an xpass.
 /// Returns the verdict and its reason.
 pub fn judge(case: &Case, target: &Target, failures: &[Failure]) -> (Verdict, Option<String>) {
     if failures.iter().any(|f| f.kind == FailureKind::Infra) {
         return (Verdict::Error, None);
+    }
+    // A snapshot difference is reported like any other, even on a declared deviation.
+    if failures.iter().any(|f| f.kind == FailureKind::Snapshot) {
+        return (Verdict::Fail, None);
     }
     if !failures.is_empty() {
         let per_failure: Vec<Vec<String>> = failures.iter().map(|f| f.spec.clone()).collect();

@@ -15,6 +15,8 @@ pub enum FailureKind {
     Violation,
     /// Infrastructure or setup: refused connection, too few accounts, refused credentials.
     Infra,
+    /// The normalised transcript differs from the recorded snapshot (never a declared deviation).
+    Snapshot,
 }
 
 /// One failed check (or infrastructure problem), located in the case file.
@@ -38,6 +40,9 @@ pub struct Failure {
     /// The actor concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// A unified diff (snapshot failures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
     /// Whether `spec` was set by the check itself (true) or is still open for the step's or the
     /// case's statements (false).
     #[serde(skip)]
@@ -56,6 +61,7 @@ impl Failure {
             actual: None,
             location: None,
             actor: None,
+            diff: None,
         }
     }
     /// A failed expectation that names exactly `spec` (possibly none): never blamed on the case's
@@ -71,6 +77,13 @@ impl Failure {
         Self {
             kind: FailureKind::Violation,
             ..Self::check_only(vec![v.spec.clone()], v.detail.clone())
+        }
+    }
+    /// A snapshot difference (its diff goes in `diff`).
+    pub fn snapshot(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Snapshot,
+            ..Self::check_only(Vec::new(), message)
         }
     }
     /// An infrastructure problem.

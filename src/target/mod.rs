@@ -77,6 +77,8 @@ pub struct Target {
     pub deviations: Vec<DeviationDoc>,
     /// Keeps the built-in servers alive while the target is in use.
     pub builtin: Option<crate::reference::Reference>,
+    /// The profile's extra snapshot redactions.
+    pub snapshot_redact: Vec<crate::snapshot::RedactDoc>,
 }
 
 /// Options that shape how a target is resolved from the command line.
@@ -177,6 +179,7 @@ impl Target {
             xmpp: None,
             deviations: Vec::new(),
             builtin: None,
+            snapshot_redact: Vec::new(),
         };
         match protocol {
             Protocol::Mqtt => {
@@ -233,12 +236,15 @@ impl Target {
             }),
             deviations: Vec::new(),
             builtin: Some(reference),
+            snapshot_redact: Vec::new(),
         })
     }
 
     async fn from_profile(path: &Path, opts: &TargetOptions) -> Result<Target, TargetError> {
         let profile = profile::load_profile(path)?;
         let doc = &profile.doc;
+        crate::snapshot::redact::validate(&doc.snapshot_redact)
+            .map_err(|e| TargetError::Invalid(format!("{}: {e}", path.display())))?;
         let name = &doc.name.value;
         opts.refuse_url_only_flags(&format!(
             "a profile ({}): write `username` and `password_env` in it",
@@ -269,6 +275,7 @@ impl Target {
             let mut t = Self::builtin(opts).await?;
             t.name = name.clone();
             t.deviations = profile.deviations();
+            t.snapshot_redact = doc.snapshot_redact.clone();
             return Ok(t);
         }
         if !opts.faults.is_empty() {
@@ -297,6 +304,7 @@ impl Target {
             xmpp: None,
             deviations: profile.deviations(),
             builtin: None,
+            snapshot_redact: doc.snapshot_redact.clone(),
         };
         let protocol = profile.protocol().ok_or_else(|| {
             TargetError::Invalid(format!(

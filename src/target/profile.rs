@@ -51,6 +51,9 @@ pub struct ProfileDoc {
     /// Reserved for capability-based skips; no capability is defined yet, so it must be empty.
     #[serde(default)]
     pub capabilities: Option<Spanned<Vec<String>>>,
+    /// Extra snapshot redactions for every case on this target: `[{ regex: "...", as: "<x>" }]`.
+    #[serde(default)]
+    pub snapshot_redact: Vec<crate::snapshot::RedactDoc>,
 }
 
 /// One account of the pool; the password comes from the environment.

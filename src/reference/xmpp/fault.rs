@@ -26,6 +26,9 @@ pub enum XmppFault {
     AdvertiseStarttls,
     /// Sends a stream error without first sending the response `<open/>` (RFC7395-3.5-2).
     ErrorWithoutOpen,
+    /// Adds `xml:lang='en'` to the presence it reflects to its sender: harmless, asserted by no
+    /// case, seen only by the snapshot.
+    ExtraPresenceAttribute,
 }
 
 /// Error for an unknown fault name.
@@ -46,6 +49,7 @@ impl XmppFault {
         XmppFault::OpenWithoutId,
         XmppFault::AdvertiseStarttls,
         XmppFault::ErrorWithoutOpen,
+        XmppFault::ExtraPresenceAttribute,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -61,6 +65,7 @@ impl XmppFault {
             Self::OpenWithoutId => "open-without-id",
             Self::AdvertiseStarttls => "advertise-starttls",
             Self::ErrorWithoutOpen => "error-without-open",
+            Self::ExtraPresenceAttribute => "extra-presence-attribute",
         }
     }
 
@@ -94,6 +99,9 @@ impl XmppFault {
             }
             Self::ErrorWithoutOpen => {
                 "sends a stream error caused by the opening without a response <open/> first (RFC7395-3.5-2)"
+            }
+            Self::ExtraPresenceAttribute => {
+                "adds xml:lang='en' to the presence it reflects to the sender (breaks no rule; only a snapshot sees it)"
             }
         }
     }

@@ -235,6 +235,10 @@ impl Session {
             {
                 continue;
             }
+            if r.conn == self.conn && self.fault(XmppFault::ExtraPresenceAttribute) {
+                self.deliver(r, stamped.clone().attr_with("xml:lang", "en").to_xml());
+                continue;
+            }
             self.deliver(r, xml.clone());
         }
         if !was_available {
