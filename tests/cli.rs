@@ -227,6 +227,7 @@ fn mqtt_credentials_are_taken_and_never_printed() {
     let junit = dir.path().join("junit.xml");
     let json = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_wirecheck"))
+        .env("WIRECHECK_SNAPSHOTS", "off")
         .args(["run", "--target", &url, "--user", "tester"])
         .args(["--password-env", "WC_TEST_MQTT_PASSWORD"])
         .arg(&p)

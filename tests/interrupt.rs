@@ -70,6 +70,8 @@ steps:
         .arg(&json)
         .arg(dir.path())
         .env("NO_COLOR", "1")
+        // Temporary cases must not leave snapshots in the repository.
+        .env("WIRECHECK_SNAPSHOTS", "off")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -154,6 +156,8 @@ steps:
         .args(["run", "--target", &url])
         .arg(check.path())
         .env("NO_COLOR", "1")
+        // Temporary cases must not leave snapshots in the repository.
+        .env("WIRECHECK_SNAPSHOTS", "off")
         .output()
         .unwrap();
     assert_eq!(
