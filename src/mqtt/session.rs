@@ -18,8 +18,8 @@ use crate::mqtt::template::{normalize_pattern, packet_from_value};
 use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Rule, Version};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
-    ActorSession, CaseState, ClosedBy, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv,
-    MessageData, Next, Protocol, Recv, StepCx, Wire,
+    ActorSession, CaseState, Codec, Failure, Inbound, Incoming, Link, LinkEnv, MessageData, Next,
+    Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
 use crate::transport::Endpoint;
@@ -439,9 +439,7 @@ impl MqttActor {
                 )
                 .with_diff(shown, hex::encode(&m.raw))),
             },
-            Recv::Ended(e) => {
-                Err(ended_failure(rule, "a packet", &e).with_diff(shown, e.to_string()))
-            }
+            Recv::Ended(e) => Err(e.failure(rule, "a packet").with_diff(shown, e.to_string())),
             Recv::Timeout => {
                 let held = self.link.held();
                 let (what, actual) = match held.first() {
@@ -553,21 +551,6 @@ impl MqttActor {
     }
 }
 
-/// The failure for a link that ended while `what` was awaited: when wirecheck ended it because
-/// the server broke a rule, that rule is what failed.
-fn ended_failure(rule: Vec<String>, what: &str, e: &Ended) -> Failure {
-    match (&e.by, &e.spec) {
-        (ClosedBy::Wirecheck, Some(s)) => Failure::check_only(
-            vec![s.clone()],
-            format!("expected {what}, but the server broke a rule and wirecheck closed: {e}"),
-        ),
-        _ => Failure::check(
-            rule,
-            format!("expected {what}, but the connection ended: {e}"),
-        ),
-    }
-}
-
 #[async_trait]
 impl ActorSession for MqttActor {
     async fn run_macro(&mut self, step: &Step, cx: &mut StepCx<'_>) -> Result<(), Failure> {
@@ -606,7 +589,8 @@ impl ActorSession for MqttActor {
                 Recv::Message(m) if m.raw == want => Ok(()),
                 Recv::Message(m) => Err(Failure::check(Vec::new(), "bytes differ")
                     .with_diff(hex::encode(&want), hex::encode(&m.raw))),
-                Recv::Ended(e) => Err(ended_failure(Vec::new(), "bytes", &e)
+                Recv::Ended(e) => Err(e
+                    .failure(Vec::new(), "bytes")
                     .with_diff(hex::encode(&want), e.to_string())),
                 Recv::Timeout => Err(
                     Failure::check(Vec::new(), "expected bytes; nothing arrived")

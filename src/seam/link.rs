@@ -136,6 +136,25 @@ impl std::fmt::Display for Ended {
     }
 }
 
+impl Ended {
+    /// The failure of a step that awaited `what` when the link ended: when wirecheck ended it
+    /// because the server broke a rule, that rule is what failed; otherwise the step's `rule`.
+    pub fn failure(&self, rule: Vec<String>, what: &str) -> Failure {
+        match (&self.by, &self.spec) {
+            (ClosedBy::Wirecheck, Some(s)) => Failure::check_only(
+                vec![s.clone()],
+                format!(
+                    "expected {what}, but the server broke a rule and wirecheck closed: {self}"
+                ),
+            ),
+            _ => Failure::check(
+                rule,
+                format!("expected {what}, but the connection ended: {self}"),
+            ),
+        }
+    }
+}
+
 /// What a read gave.
 #[derive(Debug)]
 pub enum Recv<M> {

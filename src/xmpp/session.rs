@@ -16,7 +16,7 @@ use crate::case::model::{ExpectStep, SendStep};
 use crate::case::{Case, Step};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
-    ActorSession, CaseState, ClosedBy, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv,
+    ActorSession, CaseState, ClosedBy, Codec, Failure, Inbound, Incoming, Link, LinkEnv,
     MessageData, Next, Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{Lease, Secret, Target};
@@ -331,19 +331,6 @@ fn is_stanza(el: &Element) -> bool {
         && matches!(el.ns.as_deref(), None | Some("jabber:client"))
 }
 
-fn ended_failure(what: &str, e: &Ended) -> Failure {
-    match (&e.by, &e.spec) {
-        (ClosedBy::Wirecheck, Some(s)) => Failure::check_only(
-            vec![s.clone()],
-            format!("expected {what}, but the server broke a rule and wirecheck closed: {e}"),
-        ),
-        _ => Failure::check(
-            Vec::new(),
-            format!("expected {what}, but the connection ended: {e}"),
-        ),
-    }
-}
-
 impl XmppActor {
     async fn send_xml(&mut self, xml: String, deadline: Instant) -> Result<(), Failure> {
         if xml.trim_start().starts_with("<open") {
@@ -404,10 +391,11 @@ impl XmppActor {
             Err(LoginError::Io {
                 step: _,
                 source: LoginIoError::Framing(_),
-            }) if self.link.ended().is_some() => Err(ended_failure(
-                "the login to go on",
-                self.link.ended().expect("ended"),
-            )),
+            }) if self.link.ended().is_some() => Err(self
+                .link
+                .ended()
+                .expect("ended")
+                .failure(Vec::new(), "the login to go on")),
             Err(e) => {
                 if let Some(end) = self.link.ended()
                     && end.by == ClosedBy::Wirecheck
@@ -515,7 +503,9 @@ impl ActorSession for XmppActor {
                 )
                 .with_diff(text, m.data.summary)),
             },
-            Recv::Ended(e) => Err(ended_failure("an element", &e).with_diff(text, e.to_string())),
+            Recv::Ended(e) => Err(e
+                .failure(Vec::new(), "an element")
+                .with_diff(text, e.to_string())),
             Recv::Timeout => Err(Failure::check(
                 Vec::new(),
                 format!(
