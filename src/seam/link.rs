@@ -279,11 +279,6 @@ impl<C: Codec> Link<C> {
         self.rec.actor()
     }
 
-    /// The codec (for protocol state such as the negotiated version).
-    pub fn codec(&self) -> &C {
-        &self.codec
-    }
-
     /// The codec, to change its protocol state.
     pub fn codec_mut(&mut self) -> &mut C {
         &mut self.codec

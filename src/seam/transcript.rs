@@ -416,11 +416,6 @@ impl Recorder {
     pub fn actor(&self) -> &str {
         &self.actor
     }
-
-    /// The transcript it records into.
-    pub fn transcript(&self) -> &Transcript {
-        &self.transcript
-    }
 }
 
 /// Renders entries as text lines: `  12.345ms #3 alice >> <presence/>`.
