@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers and report validators used by wirecheck's CI and integration tests:
 # mosquitto (MQTT broker), prosody (XMPP server, with lua-unbound to silence its DNS banner),
+# ejabberd 23.01 (XMPP server + MQTT broker, brings Erlang; ~32 MB download),
 # xmllint (libxml2-utils) and Python's junitparser. Idempotent: when everything is present it
 # only says so. Services are never started by the install (policy-rc.d denies it).
 set -euo pipefail
@@ -9,7 +10,7 @@ started=$(date +%s.%N)
 elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 say() { echo "install.sh: $*"; }
 
-APT_PACKAGES=(mosquitto prosody lua-unbound libxml2-utils curl)
+APT_PACKAGES=(mosquitto prosody lua-unbound ejabberd libxml2-utils curl)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -62,11 +63,11 @@ fi
 python3 -c 'import junitparser' || { say "error: python3 still cannot import junitparser" >&2; exit 1; }
 
 # Make sure nothing got started behind our back (e.g. on a machine with systemd).
-for svc in mosquitto prosody; do
+for svc in mosquitto prosody ejabberd; do
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     "${SUDO[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
 done
 
-say "mosquitto: $(command -v mosquitto || echo 'NOT FOUND'), prosody: $(command -v prosody || echo 'NOT FOUND'), xmllint: $(command -v xmllint || echo 'NOT FOUND')"
+say "mosquitto: $(command -v mosquitto || echo 'NOT FOUND'), prosody: $(command -v prosody || echo 'NOT FOUND'), ejabberdctl: $(command -v ejabberdctl || echo 'NOT FOUND'), xmllint: $(command -v xmllint || echo 'NOT FOUND')"
 say "done in $(elapsed) s"
