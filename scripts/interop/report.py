@@ -106,7 +106,8 @@ def find_note(notes, case, broker, transport, version):
         if glob_match(n["case"], case) and glob_match(n["broker"], broker)
         and glob_match(n["transport"], transport) and glob_match(n["version"], version)
     ]
-    hits.sort(key=lambda n: (n["case"].count("*"), n["transport"] == "*", n["version"] == "*"))
+    hits.sort(key=lambda n: (n["broker"] == "*", n["case"].count("*"), n["transport"] == "*",
+                             n["version"] == "*", n["_line"]))
     return hits[0] if hits else None
 
 
