@@ -8,6 +8,7 @@
 
 pub mod case;
 pub mod cli;
+pub mod coverage;
 pub mod mqtt;
 pub mod reference;
 pub mod report;

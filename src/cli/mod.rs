@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and one module per subcommand.
 
+pub mod coverage;
 pub mod list;
 pub mod run;
 pub mod serve;
@@ -76,6 +77,8 @@ pub enum Command {
     List(ListArgs),
     /// Serve the built-in reference target on loopback ports until Ctrl-C.
     Serve(ServeArgs),
+    /// Report which server-binding statements the cases check, per spec (Markdown or JSON).
+    Coverage(CoverageArgs),
 }
 
 /// Extra help of `wirecheck run`: environment and exit codes.
@@ -202,6 +205,29 @@ pub struct ListArgs {
     /// Cases to list.
     #[command(flatten)]
     pub selection: Selection,
+}
+
+/// Output formats of `wirecheck coverage`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CoverageFormat {
+    /// A Markdown summary table and the missing statements.
+    Md,
+    /// The same content as JSON.
+    Json,
+}
+
+/// `wirecheck coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: CoverageFormat,
+    /// Folder of the case files.
+    #[arg(long, value_name = "DIR", default_value = "cases")]
+    pub cases: PathBuf,
+    /// One statement list: mqtt-3.1.1, mqtt-5.0, rfc7395, rfc6120, rfc6121, or all [default: all].
+    #[arg(long, value_name = "SPEC", value_parser = coverage::parse_spec_arg)]
+    pub spec: Option<String>,
 }
 
 /// `wirecheck serve`.
