@@ -6,6 +6,7 @@
 // explanation (statement ids, expected, actual, place), so its size is deliberate.
 #![allow(clippy::result_large_err)]
 
+pub mod capability;
 pub mod case;
 pub mod cli;
 pub mod coverage;

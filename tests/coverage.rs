@@ -38,7 +38,10 @@ fn figures_on_the_real_cases_are_consistent() {
         assert_eq!(n(s, "observable"), binding - not_obs);
         assert_eq!(s["checked"].as_array().unwrap().len() as u64, checked);
         assert_eq!(s["missing"].as_array().unwrap().len() as u64, missing);
-        assert_eq!(s["not_observable"].as_array().unwrap().len() as u64, not_obs);
+        assert_eq!(
+            s["not_observable"].as_array().unwrap().len() as u64,
+            not_obs
+        );
         let pct = s["percent"].as_f64().unwrap();
         let expect = (checked as f64 * 1000.0 / (checked + missing) as f64).round() / 10.0;
         assert!((pct - expect).abs() < 1e-9, "{pct} vs {expect}");
@@ -110,7 +113,10 @@ fn bad_flags_exit_2_saying_what_was_expected() {
     assert!(err.contains("md, json"), "{err}");
     let (code, _, err) = coverage(&["--spec", "mqtt-4"]);
     assert_eq!(code, 2);
-    assert!(err.contains("expected one of mqtt-3.1.1, mqtt-5.0"), "{err}");
+    assert!(
+        err.contains("expected one of mqtt-3.1.1, mqtt-5.0"),
+        "{err}"
+    );
     let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-folder");
     let (code, _, _) = coverage(&["--cases", missing.to_str().unwrap()]);
     assert_eq!(code, 2);
@@ -129,7 +135,11 @@ fn every_not_observable_id_exists_and_binds_a_server() {
                 .find(|s| s.id == e.id)
                 .unwrap_or_else(|| panic!("{key}: `{}` is not a statement", e.id));
             assert!(s.binds.server(), "{key}: `{}` binds only the client", e.id);
-            assert!(e.reason.len() > 30, "{key}: `{}` needs a specific reason", e.id);
+            assert!(
+                e.reason.len() > 30,
+                "{key}: `{}` needs a specific reason",
+                e.id
+            );
         }
         let mut ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
         ids.sort();

@@ -45,6 +45,9 @@ pub fn parse_spec_arg(s: &str) -> Result<String, String> {
     if s == "all" || SpecList::by_key(s).is_some() {
         Ok(s.to_string())
     } else {
-        Err(format!("`{s}` is not a statement list; expected one of {}", spec_choices()))
+        Err(format!(
+            "`{s}` is not a statement list; expected one of {}",
+            spec_choices()
+        ))
     }
 }

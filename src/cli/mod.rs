@@ -15,7 +15,8 @@ use crate::case::Protocol;
 pub mod exit {
     /// Every case that ran passed (or failed only where a declared deviation says it would).
     pub const OK: u8 = 0;
-    /// A check failed: the target does not conform.
+    /// A check failed: the target does not conform; or a declared deviation was not observed
+    /// (xpass) and `--allow-xpass` was not given.
     pub const FAILED: u8 = 1;
     /// Bad input: case file, profile, command line, URL, report path.
     pub const BAD_INPUT: u8 = 2;
@@ -36,7 +37,9 @@ macro_rules! exit_codes_help {
     () => {
         "Exit codes:
   0    every case that ran passed (or is a declared deviation)
-  1    a check failed: the target does not conform
+  1    a check failed: the target does not conform; or a case passed although
+       the profile declares a deviation for it (xpass: the declaration is stale;
+       --allow-xpass accepts that)
   2    bad input: case file, profile, command line, URL or report path
   3    the target could not be reached
   4    nothing ran: no case selected, or every case skipped (see --allow-empty)
@@ -180,6 +183,9 @@ pub struct RunArgs {
     /// Exit 0 when nothing ran (no case selected, or every case skipped) instead of 4.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Do not exit 1 when a case passes although the profile declares a deviation for it (xpass).
+    #[arg(long)]
+    pub allow_xpass: bool,
     /// Snapshot expectations: check (record where none exists), update, or off.
     #[arg(
         long,

@@ -175,9 +175,16 @@ mod tests {
         assert_eq!(server("mqtt-3.1.1"), 108);
         assert_eq!(server("mqtt-5.0"), 227);
         assert_eq!(server("rfc7395"), 24);
-        assert_eq!(SpecList::by_key("mqtt-5.0").unwrap().statements().len(), 251);
+        assert_eq!(
+            SpecList::by_key("mqtt-5.0").unwrap().statements().len(),
+            251
+        );
         for l in LISTS {
-            assert!(l.statements().iter().all(|s| s.excerpt.chars().count() <= 80));
+            assert!(
+                l.statements()
+                    .iter()
+                    .all(|s| s.excerpt.chars().count() <= 80)
+            );
         }
     }
 
