@@ -6,8 +6,10 @@
 // explanation (statement ids, expected, actual, place), so its size is deliberate.
 #![allow(clippy::result_large_err)]
 
+pub mod capability;
 pub mod case;
 pub mod cli;
+pub mod coverage;
 pub mod mqtt;
 pub mod reference;
 pub mod report;

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::Run(a) => wirecheck::cli::run::run(a).await,
             Command::List(a) => wirecheck::cli::list::list(a),
             Command::Serve(a) => wirecheck::cli::serve::serve(a).await,
+            Command::Coverage(a) => wirecheck::cli::coverage::coverage(a),
         };
         match r {
             Ok(code) => Ok(code),

@@ -523,15 +523,28 @@ fn table() -> Vec<Bad> {
             Some("  --> p.yaml:5:14"),
         ),
         bad(
-            "capabilities",
+            "unknown capability in a profile",
             with_case(vec![(
                 "p.yaml",
-                text(format!("{PROFILE}capabilities: [retain]\n")),
+                text(format!(
+                    "{PROFILE}capabilities: {{ retain: false, qos3: true }}\n"
+                )),
             )]),
             &run_profile,
             2,
-            "error: field `capabilities`: `retain` is not a known capability; no capabilities are defined yet (the field is reserved, leave it out)",
-            Some("  --> p.yaml:6:15"),
+            "error: field `capabilities`: `qos3` is not a known capability; expected one of mqtt5, qos2, retain, wildcards, shared_subscriptions, subscription_ids, topic_alias, websocket, will, muc, scram_sha_1, scram_sha_256, register, stream_management, host_meta",
+            Some("  --> p.yaml:6:32"),
+        ),
+        bad(
+            "unknown capability in a case",
+            case(
+                "r.yaml",
+                g("actors:", "requires: [qos2, teleport]\nactors:"),
+            ),
+            &list("r.yaml"),
+            2,
+            "error: field `requires`: `teleport` is not a known capability; expected one of mqtt5, qos2, retain, wildcards, shared_subscriptions, subscription_ids, topic_alias, websocket, will, muc, scram_sha_1, scram_sha_256, register, stream_management, host_meta",
+            Some("  --> r.yaml:6:18"),
         ),
         bad(
             "profile url that is not a target URL",

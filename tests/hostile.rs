@@ -35,6 +35,7 @@ fn mqtt_target(url: &str) -> Target {
         }),
         xmpp: None,
         deviations: Vec::new(),
+        capabilities: Default::default(),
         builtin: None,
         snapshot_redact: Vec::new(),
     }
@@ -141,6 +142,7 @@ async fn wrong_websocket_subprotocol_is_a_failed_check() {
             pool: AccountPool::new(reference.accounts()),
         }),
         deviations: Vec::new(),
+        capabilities: Default::default(),
         builtin: None,
         snapshot_redact: Vec::new(),
     };
@@ -403,6 +405,7 @@ async fn an_xmpp_login_failure_names_its_cause(#[case] frame: &'static [u8], #[c
             }]),
         }),
         deviations: Vec::new(),
+        capabilities: Default::default(),
         builtin: None,
         snapshot_redact: Vec::new(),
     };

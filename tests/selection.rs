@@ -71,6 +71,7 @@ async fn cases_of_an_unspoken_protocol_are_skipped_with_the_reason() {
         }),
         xmpp: None,
         deviations: Vec::new(),
+        capabilities: Default::default(),
         builtin: None,
         snapshot_redact: Vec::new(),
     };

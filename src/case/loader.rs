@@ -26,6 +26,8 @@ pub struct Case {
     pub spec: Vec<String>,
     /// Tags.
     pub tags: Vec<String>,
+    /// Capabilities the target must have.
+    pub requires: Vec<crate::capability::Capability>,
     /// Default deadline for waits, if the case sets one.
     pub timeout: Option<Duration>,
     /// Actors by name.

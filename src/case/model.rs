@@ -68,6 +68,10 @@ pub struct CaseDoc {
     /// Free words for selection.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Capabilities the target must have (names as in `crate::capability`); a target that lacks
+    /// one skips the case.
+    #[serde(default)]
+    pub requires: Vec<Spanned<String>>,
     /// Default deadline of every wait in this case.
     #[serde(default)]
     pub timeout: Option<YamlDuration>,

@@ -164,6 +164,21 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
             ));
         }
     }
+    let mut requires = Vec::with_capacity(doc.requires.len());
+    for r in &doc.requires {
+        let c = crate::capability::Capability::parse(&r.value).ok_or_else(|| {
+            cx.err(
+                r,
+                format!(
+                    "field `requires`: {}",
+                    crate::capability::Capability::unknown(&r.value)
+                ),
+            )
+        })?;
+        if !requires.contains(&c) {
+            requires.push(c);
+        }
+    }
     if doc.actors.value.is_empty() {
         return Err(cx.err(
             &doc.actors,
@@ -242,6 +257,7 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
         version,
         spec: doc.spec.value.clone(),
         tags: doc.tags.clone(),
+        requires,
         timeout: doc.timeout.map(|t| t.0),
         actors: doc.actors.value.clone(),
         steps,

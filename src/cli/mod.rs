@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and one module per subcommand.
 
+pub mod coverage;
 pub mod list;
 pub mod run;
 pub mod serve;
@@ -14,7 +15,8 @@ use crate::case::Protocol;
 pub mod exit {
     /// Every case that ran passed (or failed only where a declared deviation says it would).
     pub const OK: u8 = 0;
-    /// A check failed: the target does not conform.
+    /// A check failed: the target does not conform; or a declared deviation was not observed
+    /// (xpass) and `--allow-xpass` was not given.
     pub const FAILED: u8 = 1;
     /// Bad input: case file, profile, command line, URL, report path.
     pub const BAD_INPUT: u8 = 2;
@@ -35,7 +37,9 @@ macro_rules! exit_codes_help {
     () => {
         "Exit codes:
   0    every case that ran passed (or is a declared deviation)
-  1    a check failed: the target does not conform
+  1    a check failed: the target does not conform; or a case passed although
+       the profile declares a deviation for it (xpass: the declaration is stale;
+       --allow-xpass accepts that)
   2    bad input: case file, profile, command line, URL or report path
   3    the target could not be reached
   4    nothing ran: no case selected, or every case skipped (see --allow-empty)
@@ -76,6 +80,8 @@ pub enum Command {
     List(ListArgs),
     /// Serve the built-in reference target on loopback ports until Ctrl-C.
     Serve(ServeArgs),
+    /// Report which server-binding statements the cases check, per spec (Markdown or JSON).
+    Coverage(CoverageArgs),
 }
 
 /// Extra help of `wirecheck run`: environment and exit codes.
@@ -177,6 +183,9 @@ pub struct RunArgs {
     /// Exit 0 when nothing ran (no case selected, or every case skipped) instead of 4.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Do not exit 1 when a case passes although the profile declares a deviation for it (xpass).
+    #[arg(long)]
+    pub allow_xpass: bool,
     /// Snapshot expectations: check (record where none exists), update, or off.
     #[arg(
         long,
@@ -202,6 +211,29 @@ pub struct ListArgs {
     /// Cases to list.
     #[command(flatten)]
     pub selection: Selection,
+}
+
+/// Output formats of `wirecheck coverage`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CoverageFormat {
+    /// A Markdown summary table and the missing statements.
+    Md,
+    /// The same content as JSON.
+    Json,
+}
+
+/// `wirecheck coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: CoverageFormat,
+    /// Folder of the case files.
+    #[arg(long, value_name = "DIR", default_value = "cases")]
+    pub cases: PathBuf,
+    /// One statement list: mqtt-3.1.1, mqtt-5.0, rfc7395, rfc6120, rfc6121, or all [default: all].
+    #[arg(long, value_name = "SPEC", value_parser = coverage::parse_spec_arg)]
+    pub spec: Option<String>,
 }
 
 /// `wirecheck serve`.

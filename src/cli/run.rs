@@ -72,6 +72,8 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         timeout: args.connect_timeout,
     };
     preflight(&target, &cases, &connect).await?;
+    let mut target = target;
+    probe(&mut target, &cases, &connect).await;
 
     let jobs = args
         .jobs
@@ -116,7 +118,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         "{}",
         console::summary(&results, style, &target.name, elapsed)
     );
-    let mut code = exit_code(&Totals::of(&results), args.allow_empty);
+    let mut code = exit_code(&Totals::of(&results), args.allow_empty, args.allow_xpass);
     if code == exit::NOTHING_RAN {
         eprintln!(
             "error: nothing ran: every selected case was skipped (pass --allow-empty to accept that)"
@@ -187,17 +189,17 @@ fn report_failed(code: u8) -> u8 {
     }
 }
 
-/// The exit code of a finished run: interrupted (130) before a failed check (1) before an error
-/// verdict (5) before
-/// nothing having run (4, unless `allow_empty`) before success (0).
-fn exit_code(t: &Totals, allow_empty: bool) -> u8 {
+/// The exit code of a finished run: interrupted (130) before a failed check or an xpass (1,
+/// unless `allow_xpass` for the xpass) before an error verdict (5) before nothing having run (4,
+/// unless `allow_empty`) before success (0).
+fn exit_code(t: &Totals, allow_empty: bool, allow_xpass: bool) -> u8 {
     if t.interrupted > 0 {
         exit::INTERRUPTED
-    } else if t.failed > 0 {
+    } else if t.failed > 0 || (t.xpassed > 0 && !allow_xpass) {
         exit::FAILED
     } else if t.errors > 0 {
         exit::CASE_ERROR
-    } else if t.passed + t.xfailed == 0 && !allow_empty {
+    } else if t.passed + t.xfailed + t.xpassed == 0 && !allow_empty {
         exit::NOTHING_RAN
     } else {
         exit::OK
@@ -378,6 +380,26 @@ fn snapshots(
 }
 
 /// Checks that every endpoint the selected cases need accepts a connection at all.
+/// Asks each protocol the selection uses what the target can do; a failed probe is a warning
+/// (its cases run as if nothing had been learned).
+async fn probe(target: &mut Target, cases: &[crate::case::Case], connect: &ConnectOptions) {
+    for p in crate::run::registry::protocols() {
+        if !cases.iter().any(|c| c.protocol.to_string() == p.name()) || p.endpoint(target).is_none()
+        {
+            continue;
+        }
+        let deadline = tokio::time::Instant::now() + connect.timeout * 2;
+        match p.probe(target, connect, deadline).await {
+            Ok(learned) => target.capabilities.learn(&learned),
+            Err(f) => eprintln!(
+                "warning: could not learn the {} capabilities of the target: {}",
+                p.name(),
+                f.message
+            ),
+        }
+    }
+}
+
 async fn preflight(
     target: &Target,
     cases: &[crate::case::Case],
@@ -441,18 +463,21 @@ mod tests {
             xfailed,
             ..Totals::default()
         };
-        assert_eq!(exit_code(&t(3, 1, 1, 0, 0), false), exit::FAILED);
-        assert_eq!(exit_code(&t(3, 0, 1, 0, 0), false), exit::CASE_ERROR);
-        assert_eq!(exit_code(&t(0, 0, 0, 4, 0), false), exit::NOTHING_RAN);
-        assert_eq!(exit_code(&t(0, 0, 0, 4, 0), true), exit::OK);
-        assert_eq!(exit_code(&t(0, 0, 0, 1, 2), false), exit::OK);
-        assert_eq!(exit_code(&t(5, 0, 0, 1, 0), false), exit::OK);
+        assert_eq!(exit_code(&t(3, 1, 1, 0, 0), false, false), exit::FAILED);
+        assert_eq!(exit_code(&t(3, 0, 1, 0, 0), false, false), exit::CASE_ERROR);
+        assert_eq!(
+            exit_code(&t(0, 0, 0, 4, 0), false, false),
+            exit::NOTHING_RAN
+        );
+        assert_eq!(exit_code(&t(0, 0, 0, 4, 0), true, false), exit::OK);
+        assert_eq!(exit_code(&t(0, 0, 0, 1, 2), false, false), exit::OK);
+        assert_eq!(exit_code(&t(5, 0, 0, 1, 0), false, false), exit::OK);
         let interrupted = Totals {
             failed: 1,
             interrupted: 1,
             ..Totals::default()
         };
-        assert_eq!(exit_code(&interrupted, false), exit::INTERRUPTED);
+        assert_eq!(exit_code(&interrupted, false, false), exit::INTERRUPTED);
         assert_eq!(report_failed(exit::FAILED), exit::FAILED);
         assert_eq!(report_failed(exit::OK), exit::BAD_INPUT);
     }

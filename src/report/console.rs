@@ -145,6 +145,21 @@ pub fn summary(
             }
         }
     }
+    let noted: Vec<&CaseResult> = results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Xpass | Verdict::Xfail | Verdict::Skip))
+        .collect();
+    if !noted.is_empty() {
+        out.push('\n');
+    }
+    for r in noted {
+        out.push_str(&format!(
+            "{} {} ({})\n",
+            style.paint("1", &format!("{}:", r.verdict.name())),
+            r.id,
+            r.reason.as_deref().unwrap_or("")
+        ));
+    }
     let t = Totals::of(results);
     out.push_str(&format!(
         "\ntarget {target}: {} cases in {:.2}s\n",

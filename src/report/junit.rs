@@ -20,7 +20,17 @@ pub fn build(run_name: &str, results: &[CaseResult]) -> Report {
         let mut suite = TestSuite::new(group.clone());
         for r in results.iter().filter(|r| r.group == group) {
             let status = match r.verdict {
-                Verdict::Pass | Verdict::Xpass => TestCaseStatus::success(),
+                Verdict::Pass => TestCaseStatus::success(),
+                Verdict::Xpass => {
+                    // A stale deviation fails the run (unless --allow-xpass): a failure here too.
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    if let TestCaseStatus::NonSuccess { message, ty, .. } = &mut s {
+                        let reason = r.reason.clone().unwrap_or_default();
+                        *message = Some(format!("xpass: {reason}").into());
+                        *ty = Some("xpass".into());
+                    }
+                    s
+                }
                 Verdict::Fail | Verdict::Error => {
                     let kind = if r.verdict == Verdict::Fail {
                         NonSuccessKind::Failure

@@ -3,6 +3,7 @@
 use globset::{Glob, GlobMatcher};
 
 use crate::case::Case;
+use crate::target::Target;
 
 /// Why a filter could not be understood.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -73,6 +74,15 @@ impl Filter {
     pub fn apply(&self, cases: Vec<Case>) -> Vec<Case> {
         cases.into_iter().filter(|c| self.selects(c)).collect()
     }
+}
+
+/// Why `target` cannot run `case`: the first capability the case requires that the target is
+/// known to lack (declared false in the profile, or learned), as the skip reason.
+pub fn unmet(case: &Case, target: &Target) -> Option<String> {
+    target
+        .capabilities
+        .first_missing(&case.requires)
+        .map(|(c, source)| format!("target lacks {c} ({source})"))
 }
 
 fn parse_partition(p: &str) -> Option<(u64, u64)> {

@@ -35,6 +35,13 @@ pub async fn run_all(
             if opts.stop.is_set() {
                 return not_started(&case, on_done.as_ref());
             }
+            if let Some(reason) = crate::run::plan::unmet(&case, &target) {
+                let mut r = blank_result(&case);
+                r.verdict = Verdict::Skip;
+                r.reason = Some(reason);
+                on_done(&r);
+                return r;
+            }
             let result = run_case(&case, &target, &opts).await;
             on_done(&result);
             result

@@ -9,10 +9,11 @@ use tokio::time::Instant;
 
 use super::link::{Ended, LinkEnv};
 use super::outcome::Failure;
+use crate::capability::Learned;
 use crate::case::model::{ExpectStep, SendStep};
 use crate::case::{Case, Step};
 use crate::target::Target;
-use crate::transport::Endpoint;
+use crate::transport::{ConnectOptions, Endpoint};
 use crate::vars::Vars;
 use crate::violation::Violation;
 
@@ -35,6 +36,19 @@ pub trait Protocol: Send + Sync + 'static {
         vars: &mut Vars,
         tag: &str,
     ) -> Result<Box<dyn CaseState>, Failure>;
+
+    /// Learns the target's capabilities before the run (e.g. from MQTT 5.0 CONNACK
+    /// properties), connecting with `connect` and finishing by `deadline`. What it learns counts
+    /// where the profile declares nothing. The default learns nothing.
+    async fn probe(
+        &self,
+        target: &Target,
+        connect: &ConnectOptions,
+        deadline: Instant,
+    ) -> Result<Learned, Failure> {
+        let _ = (target, connect, deadline);
+        Ok(Learned::default())
+    }
 }
 
 /// A case's protocol state between set-up and cleanup.

@@ -1,5 +1,7 @@
 //! The normative statement ids checks may be tagged with (from the project's spec lists).
 
+pub mod statements;
+
 use std::collections::HashSet;
 use std::sync::OnceLock;
 

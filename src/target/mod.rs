@@ -75,6 +75,8 @@ pub struct Target {
     pub xmpp: Option<XmppTarget>,
     /// Declared deviations.
     pub deviations: Vec<DeviationDoc>,
+    /// Capabilities the profile declares or a probe learned (absent: assumed available).
+    pub capabilities: crate::capability::Known,
     /// Keeps the built-in servers alive while the target is in use.
     pub builtin: Option<crate::reference::Reference>,
     /// The profile's extra snapshot redactions.
@@ -178,6 +180,7 @@ impl Target {
             mqtt: None,
             xmpp: None,
             deviations: Vec::new(),
+            capabilities: Default::default(),
             builtin: None,
             snapshot_redact: Vec::new(),
         };
@@ -235,6 +238,7 @@ impl Target {
                 pool: AccountPool::new(reference.accounts()),
             }),
             deviations: Vec::new(),
+            capabilities: Default::default(),
             builtin: Some(reference),
             snapshot_redact: Vec::new(),
         })
@@ -275,6 +279,7 @@ impl Target {
             let mut t = Self::builtin(opts).await?;
             t.name = name.clone();
             t.deviations = profile.deviations();
+            t.capabilities = profile.capabilities()?;
             t.snapshot_redact = doc.snapshot_redact.clone();
             return Ok(t);
         }
@@ -303,6 +308,7 @@ impl Target {
             mqtt: None,
             xmpp: None,
             deviations: profile.deviations(),
+            capabilities: profile.capabilities()?,
             builtin: None,
             snapshot_redact: doc.snapshot_redact.clone(),
         };

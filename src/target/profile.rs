@@ -1,6 +1,7 @@
 //! Target profiles (YAML in targets/): protocol, URL, domain, accounts, MQTT credentials, known
 //! deviations. Loading validates them; every error points into the profile (file:line:col).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use globset::Glob;
@@ -48,9 +49,10 @@ pub struct ProfileDoc {
     /// Known deviations: failures of these are xfail.
     #[serde(default)]
     pub deviations: Vec<Spanned<DeviationDoc>>,
-    /// Reserved for capability-based skips; no capability is defined yet, so it must be empty.
+    /// What the target has: capability name → available (absent: assumed available unless
+    /// learned otherwise); cases that require a capability marked false are skipped.
     #[serde(default)]
-    pub capabilities: Option<Spanned<Vec<String>>>,
+    pub capabilities: Option<Spanned<HashMap<Spanned<String>, Spanned<bool>>>>,
     /// Extra snapshot redactions for every case on this target: `[{ regex: "...", as: "<x>" }]`.
     #[serde(default)]
     pub snapshot_redact: Vec<crate::snapshot::RedactDoc>,
@@ -113,6 +115,27 @@ impl Profile {
             .collect()
     }
 
+    /// The declared capabilities; an unknown name is an error at its place.
+    pub fn capabilities(&self) -> Result<crate::capability::Known, LoadError> {
+        use crate::capability::{Capability, Known};
+        let mut known = Known::default();
+        let Some(caps) = &self.doc.capabilities else {
+            return Ok(known);
+        };
+        let mut entries: Vec<_> = caps.value.iter().collect();
+        entries.sort_by_key(|(k, _)| (k.referenced.line(), k.referenced.column()));
+        for (name, available) in entries {
+            let c = Capability::parse(&name.value).ok_or_else(|| {
+                self.err(
+                    name,
+                    format!("field `capabilities`: {}", Capability::unknown(&name.value)),
+                )
+            })?;
+            known.declare(c, available.value);
+        }
+        Ok(known)
+    }
+
     /// The protocol, if the profile names one.
     pub fn protocol(&self) -> Option<Protocol> {
         self.doc.protocol.as_ref().map(|p| p.value)
@@ -173,16 +196,7 @@ fn validate(p: &Profile) -> Result<(), LoadError> {
             }
         })?;
     }
-    if let Some(caps) = &doc.capabilities
-        && let Some(first) = caps.value.first()
-    {
-        return Err(p.err(
-            caps,
-            format!(
-                "field `capabilities`: `{first}` is not a known capability; no capabilities are defined yet (the field is reserved, leave it out)"
-            ),
-        ));
-    }
+    p.capabilities()?;
     if protocol == Some(Protocol::Mqtt)
         && let Some(a) = doc.accounts.first()
     {
