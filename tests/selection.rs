@@ -47,6 +47,16 @@ fn tag_spec_and_glob_filters_select_what_they_say() {
                 .iter()
                 .all(|c| c.tags.contains(&"retain".to_string()))
     );
+    let without_retain = Filter::new(&[], &[], &[], None)
+        .unwrap()
+        .excluding_tags(&["retain".into()])
+        .apply(all.clone());
+    assert_eq!(without_retain.len() + by_tag.len(), all.len());
+    assert!(
+        without_retain
+            .iter()
+            .all(|c| !c.tags.contains(&"retain".to_string()))
+    );
     let by_spec = Filter::new(&[], &["MQTT-3.12.4-1".into()], &[], None)
         .unwrap()
         .apply(all.clone());

@@ -10,6 +10,7 @@ pub fn coverage(args: &CoverageArgs) -> Result<u8, CliError> {
     let sel = Selection {
         paths: vec![args.cases.clone()],
         tags: Vec::new(),
+        excluded_tags: Vec::new(),
         specs: Vec::new(),
         cases: Vec::new(),
         partition: None,

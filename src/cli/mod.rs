@@ -123,6 +123,9 @@ pub struct Selection {
     /// Only cases with this tag (repeatable: any of them).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// Leave out cases with this tag (repeatable), e.g. `--exclude-tag slow`.
+    #[arg(long = "exclude-tag", value_name = "TAG")]
+    pub excluded_tags: Vec<String>,
     /// Only cases checking this statement id (repeatable).
     #[arg(long = "spec", value_name = "ID")]
     pub specs: Vec<String>,
@@ -322,7 +325,8 @@ pub fn load_and_select(
     };
     let filter =
         crate::run::plan::Filter::new(&sel.tags, &sel.specs, &sel.cases, sel.partition.as_deref())
-            .map_err(|e| CliError::BadInput(e.to_string()))?;
+            .map_err(|e| CliError::BadInput(e.to_string()))?
+            .excluding_tags(&sel.excluded_tags);
     let cases = crate::case::load_all(&paths).map_err(|errs| {
         let n = errs.len();
         let mut text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();

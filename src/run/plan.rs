@@ -1,4 +1,4 @@
-//! Selecting cases: `--tag`, `--spec`, `--case GLOB`, and stable partitions `hash:K/N`.
+//! Selecting cases: `--tag`, `--exclude-tag`, `--spec`, `--case GLOB`, and stable partitions `hash:K/N`.
 
 use globset::{Glob, GlobMatcher};
 
@@ -20,6 +20,7 @@ pub enum PlanError {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     tags: Vec<String>,
+    excluded_tags: Vec<String>,
     specs: Vec<String>,
     globs: Vec<(String, GlobMatcher)>,
     partition: Option<(u64, u64)>,
@@ -46,15 +47,23 @@ impl Filter {
         };
         Ok(Filter {
             tags: tags.to_vec(),
+            excluded_tags: Vec::new(),
             specs: specs.to_vec(),
             globs,
             partition,
         })
     }
 
+    /// The same filter, also leaving out every case with any of `tags`.
+    pub fn excluding_tags(mut self, tags: &[String]) -> Filter {
+        self.excluded_tags.extend(tags.iter().cloned());
+        self
+    }
+
     /// Whether the case is selected.
     pub fn selects(&self, case: &Case) -> bool {
-        let tag_ok = self.tags.is_empty() || self.tags.iter().any(|t| case.tags.contains(t));
+        let tag_ok = (self.tags.is_empty() || self.tags.iter().any(|t| case.tags.contains(t)))
+            && !self.excluded_tags.iter().any(|t| case.tags.contains(t));
         let spec_ok = self.specs.is_empty()
             || self.specs.iter().any(|s| {
                 case.spec.contains(s) || case.steps.iter().any(|st| st.step.spec().contains(s))
@@ -112,5 +121,6 @@ mod tests {
         assert_eq!(parse_partition("hash:4/3"), None);
         assert!(Filter::new(&[], &[], &[], Some("count:1/2")).is_err());
         assert!(Filter::new(&[], &[], &["[".into()], None).is_err());
+
     }
 }

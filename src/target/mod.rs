@@ -142,6 +142,28 @@ pub const ACCOUNTS_ENV: &str = "WIRECHECK_XMPP_ACCOUNTS";
 impl Target {
     /// Resolves `--target` (None = the built-in reference target).
     pub async fn resolve(spec: Option<&str>, opts: &TargetOptions) -> Result<Target, TargetError> {
+        let mut target = Self::resolve_spec(spec, opts).await?;
+        target.learn_transport();
+        Ok(target)
+    }
+
+    /// Records what the MQTT endpoint's URL says: whether MQTT runs over WebSocket (a profile's
+    /// own `capabilities:` still wins).
+    fn learn_transport(&mut self) {
+        if let Some(m) = &self.mqtt {
+            let learned = crate::capability::Learned {
+                capabilities: [(
+                    crate::capability::Capability::Websocket,
+                    m.endpoint.kind.is_websocket(),
+                )]
+                .into(),
+                from: "the target URL",
+            };
+            self.capabilities.learn(&learned);
+        }
+    }
+
+    async fn resolve_spec(spec: Option<&str>, opts: &TargetOptions) -> Result<Target, TargetError> {
         let spec = spec.unwrap_or("builtin");
         if profile::is_builtin(spec) {
             opts.refuse_url_only_flags("the built-in target")?;
