@@ -98,7 +98,11 @@ impl Ack {
             };
             v.extend(rule.violation(
                 version,
-                format!("{} reason code {reason} is not a {} reason code", kind.name(), kind.name()),
+                format!(
+                    "{} reason code {reason} is not a {} reason code",
+                    kind.name(),
+                    kind.name()
+                ),
             ));
         }
         let properties = if r.remaining() > 0 {
@@ -126,11 +130,11 @@ mod tests {
             (Packet::Puback(Ack::new(7)), [0x40, 0x02, 0x00, 0x07]),
             (Packet::Pubrec(Ack::new(7)), [0x50, 0x02, 0x00, 0x07]),
             (Packet::Pubrel(Ack::new(7)), [0x62, 0x02, 0x00, 0x07]),
+            (Packet::Pubcomp(Ack::new(0x1234)), [0x70, 0x02, 0x12, 0x34]),
             (
-                Packet::Pubcomp(Ack::new(0x1234)),
-                [0x70, 0x02, 0x12, 0x34],
+                Packet::Unsuback(Unsuback::new(11)),
+                [0xb0, 0x02, 0x00, 0x0b],
             ),
-            (Packet::Unsuback(Unsuback::new(11)), [0xb0, 0x02, 0x00, 0x0b]),
         ];
         for (packet, bytes) in cases {
             assert_eq!(encode(&packet, Version::V311).unwrap(), bytes);

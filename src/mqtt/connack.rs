@@ -54,7 +54,11 @@ impl Connack {
     }
 
     /// Writes the variable header; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, version: Version, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         out.push(u8::from(self.session_present));
         out.push(self.code_byte(version));
         if version == Version::V5 {
@@ -97,8 +101,7 @@ impl Connack {
                     format!("CONNACK has reason code {reason} with Session Present 1"),
                 ));
             }
-            let properties =
-                Properties::decode(r, Site::Packet(PacketType::Connack), version, v)?;
+            let properties = Properties::decode(r, Site::Packet(PacketType::Connack), version, v)?;
             return Ok(Self {
                 session_present,
                 code: None,

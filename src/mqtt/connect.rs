@@ -92,7 +92,11 @@ pub struct Will {
 
 impl Connect {
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, version: Version, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         let v5 = version == Version::V5;
         put_prefixed(out, self.protocol_name.as_bytes(), "protocol_name")?;
         out.push(self.protocol_level);

@@ -70,7 +70,11 @@ fn decode_reason(
         };
         v.extend(rule.violation(
             version,
-            format!("{} reason code {reason} is not a {} reason code", kind.name(), kind.name()),
+            format!(
+                "{} reason code {reason} is not a {} reason code",
+                kind.name(),
+                kind.name()
+            ),
         ));
     }
     let properties = if r.remaining() > 0 {
@@ -83,7 +87,11 @@ fn decode_reason(
 
 impl Disconnect {
     /// Writes the 5.0 variable header (nothing in 3.1.1); returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, version: Version, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         if version == Version::V5 {
             encode_reason(self.reason, &self.properties, false, out)?;
         }

@@ -20,6 +20,8 @@ pub mod template;
 pub mod topic;
 mod unsuback;
 mod unsubscribe;
+#[cfg(test)]
+mod vectors5;
 mod wire;
 
 use std::fmt;

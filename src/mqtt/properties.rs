@@ -138,28 +138,118 @@ pub const KINDS: &[PropertyKind] = &[
     kind!(0x03, "content_type", Utf8, false, MESSAGE),
     kind!(0x08, "response_topic", Utf8, false, MESSAGE),
     kind!(0x09, "correlation_data", Binary, false, MESSAGE),
-    kind!(0x0b, "subscription_identifier", VarInt, true, &[p(PUBLISH), p(SUBSCRIBE)]),
-    kind!(0x11, "session_expiry_interval", FourByteInt, false, &[p(CONNECT), p(CONNACK), p(DISCONNECT)]),
-    kind!(0x12, "assigned_client_identifier", Utf8, false, &[p(CONNACK)]),
+    kind!(
+        0x0b,
+        "subscription_identifier",
+        VarInt,
+        true,
+        &[p(PUBLISH), p(SUBSCRIBE)]
+    ),
+    kind!(
+        0x11,
+        "session_expiry_interval",
+        FourByteInt,
+        false,
+        &[p(CONNECT), p(CONNACK), p(DISCONNECT)]
+    ),
+    kind!(
+        0x12,
+        "assigned_client_identifier",
+        Utf8,
+        false,
+        &[p(CONNACK)]
+    ),
     kind!(0x13, "server_keep_alive", TwoByteInt, false, &[p(CONNACK)]),
-    kind!(0x15, "authentication_method", Utf8, false, &[p(CONNECT), p(CONNACK), p(AUTH)]),
-    kind!(0x16, "authentication_data", Binary, false, &[p(CONNECT), p(CONNACK), p(AUTH)]),
-    kind!(0x17, "request_problem_information", Byte, false, &[p(CONNECT)]),
-    kind!(0x18, "will_delay_interval", FourByteInt, false, &[Site::Will]),
-    kind!(0x19, "request_response_information", Byte, false, &[p(CONNECT)]),
+    kind!(
+        0x15,
+        "authentication_method",
+        Utf8,
+        false,
+        &[p(CONNECT), p(CONNACK), p(AUTH)]
+    ),
+    kind!(
+        0x16,
+        "authentication_data",
+        Binary,
+        false,
+        &[p(CONNECT), p(CONNACK), p(AUTH)]
+    ),
+    kind!(
+        0x17,
+        "request_problem_information",
+        Byte,
+        false,
+        &[p(CONNECT)]
+    ),
+    kind!(
+        0x18,
+        "will_delay_interval",
+        FourByteInt,
+        false,
+        &[Site::Will]
+    ),
+    kind!(
+        0x19,
+        "request_response_information",
+        Byte,
+        false,
+        &[p(CONNECT)]
+    ),
     kind!(0x1a, "response_information", Utf8, false, &[p(CONNACK)]),
-    kind!(0x1c, "server_reference", Utf8, false, &[p(CONNACK), p(DISCONNECT)]),
+    kind!(
+        0x1c,
+        "server_reference",
+        Utf8,
+        false,
+        &[p(CONNACK), p(DISCONNECT)]
+    ),
     kind!(0x1f, "reason_string", Utf8, false, ACKS),
-    kind!(0x21, "receive_maximum", TwoByteInt, false, &[p(CONNECT), p(CONNACK)]),
-    kind!(0x22, "topic_alias_maximum", TwoByteInt, false, &[p(CONNECT), p(CONNACK)]),
+    kind!(
+        0x21,
+        "receive_maximum",
+        TwoByteInt,
+        false,
+        &[p(CONNECT), p(CONNACK)]
+    ),
+    kind!(
+        0x22,
+        "topic_alias_maximum",
+        TwoByteInt,
+        false,
+        &[p(CONNECT), p(CONNACK)]
+    ),
     kind!(0x23, "topic_alias", TwoByteInt, false, &[p(PUBLISH)]),
     kind!(0x24, "maximum_qos", Byte, false, &[p(CONNACK)]),
     kind!(0x25, "retain_available", Byte, false, &[p(CONNACK)]),
     kind!(0x26, "user_properties", Utf8Pair, true, EVERYWHERE),
-    kind!(0x27, "maximum_packet_size", FourByteInt, false, &[p(CONNECT), p(CONNACK)]),
-    kind!(0x28, "wildcard_subscription_available", Byte, false, &[p(CONNACK)]),
-    kind!(0x29, "subscription_identifier_available", Byte, false, &[p(CONNACK)]),
-    kind!(0x2a, "shared_subscription_available", Byte, false, &[p(CONNACK)]),
+    kind!(
+        0x27,
+        "maximum_packet_size",
+        FourByteInt,
+        false,
+        &[p(CONNECT), p(CONNACK)]
+    ),
+    kind!(
+        0x28,
+        "wildcard_subscription_available",
+        Byte,
+        false,
+        &[p(CONNACK)]
+    ),
+    kind!(
+        0x29,
+        "subscription_identifier_available",
+        Byte,
+        false,
+        &[p(CONNACK)]
+    ),
+    kind!(
+        0x2a,
+        "shared_subscription_available",
+        Byte,
+        false,
+        &[p(CONNACK)]
+    ),
 ];
 
 /// The property with identifier `id`.
@@ -325,8 +415,18 @@ impl Properties {
         };
         byte(&mut b, 0x01, self.payload_format_indicator);
         four(&mut b, 0x02, self.message_expiry_interval);
-        bytes(&mut b, 0x03, self.content_type.as_deref().map(str::as_bytes), "content_type")?;
-        bytes(&mut b, 0x08, self.response_topic.as_deref().map(str::as_bytes), "response_topic")?;
+        bytes(
+            &mut b,
+            0x03,
+            self.content_type.as_deref().map(str::as_bytes),
+            "content_type",
+        )?;
+        bytes(
+            &mut b,
+            0x08,
+            self.response_topic.as_deref().map(str::as_bytes),
+            "response_topic",
+        )?;
         let data = self.correlation_data.as_ref().map(Payload::as_bytes);
         bytes(&mut b, 0x09, data, "correlation_data")?;
         for &id in &self.subscription_identifier {
@@ -340,7 +440,10 @@ impl Properties {
             put_remaining_length(&mut b, id as usize);
         }
         four(&mut b, 0x11, self.session_expiry_interval);
-        let aci = self.assigned_client_identifier.as_deref().map(str::as_bytes);
+        let aci = self
+            .assigned_client_identifier
+            .as_deref()
+            .map(str::as_bytes);
         bytes(&mut b, 0x12, aci, "assigned_client_identifier")?;
         two(&mut b, 0x13, self.server_keep_alive);
         let method = self.authentication_method.as_deref().map(str::as_bytes);
@@ -354,7 +457,12 @@ impl Properties {
         bytes(&mut b, 0x1a, info, "response_information")?;
         let sref = self.server_reference.as_deref().map(str::as_bytes);
         bytes(&mut b, 0x1c, sref, "server_reference")?;
-        bytes(&mut b, 0x1f, self.reason_string.as_deref().map(str::as_bytes), "reason_string")?;
+        bytes(
+            &mut b,
+            0x1f,
+            self.reason_string.as_deref().map(str::as_bytes),
+            "reason_string",
+        )?;
         two(&mut b, 0x21, self.receive_maximum);
         two(&mut b, 0x22, self.topic_alias_maximum);
         two(&mut b, 0x23, self.topic_alias);
@@ -423,8 +531,10 @@ impl Properties {
             let id = match r.vbi() {
                 Vbi::Value { value, .. } => value,
                 _ => {
-                    return Err(Rule::MalformedVarInt
-                        .malformed(version, format!("{what} has a malformed property identifier")));
+                    return Err(Rule::MalformedVarInt.malformed(
+                        version,
+                        format!("{what} has a malformed property identifier"),
+                    ));
                 }
             };
             let Some(kind) = u8::try_from(id).ok().and_then(kind_of) else {
@@ -438,14 +548,17 @@ impl Properties {
             if !kind.allowed_at(site) {
                 v.extend(Rule::PropertyNotAllowed.violation(
                     version,
-                    format!("{what} carries {name} (0x{:02x}), which it may not", kind.id),
+                    format!(
+                        "{what} carries {name} (0x{:02x}), which it may not",
+                        kind.id
+                    ),
                 ));
             }
             if seen.contains(&kind.id) && !kind.repeatable_at(site) {
-                v.extend(Rule::PropertyDuplicated.violation(
-                    version,
-                    format!("{what} carries {name} more than once"),
-                ));
+                v.extend(
+                    Rule::PropertyDuplicated
+                        .violation(version, format!("{what} carries {name} more than once")),
+                );
             }
             seen.push(kind.id);
             props.store(kind, value, site, version, v);
@@ -472,20 +585,26 @@ impl Properties {
         };
         // Range checks per property.
         match kind.id {
-            0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2a if int > 1 => {
-                bad(v, Rule::PropertyValue, format!("value {int}; only 0 and 1 are allowed"))
-            }
+            0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2a if int > 1 => bad(
+                v,
+                Rule::PropertyValue,
+                format!("value {int}; only 0 and 1 are allowed"),
+            ),
             0x0b if int == 0 => bad(v, Rule::PropertyValue, "value 0 is not allowed".into()),
-            0x21 | 0x27 if int == 0 => {
-                bad(v, Rule::PropertyValue, "value 0 is not allowed".into())
-            }
+            0x21 | 0x27 if int == 0 => bad(v, Rule::PropertyValue, "value 0 is not allowed".into()),
             0x23 if int == 0 => bad(v, Rule::TopicAliasNonZero, "value 0 is not allowed".into()),
             _ => {}
         }
         if let Value::Text(s) = &value
             && kind.id == 0x08
         {
-            topic::check_name(s, "PUBLISH response topic", Rule::ResponseTopicNoWildcard, version, v);
+            topic::check_name(
+                s,
+                "PUBLISH response topic",
+                Rule::ResponseTopicNoWildcard,
+                version,
+                v,
+            );
         }
         fn set<T>(slot: &mut Option<T>, value: T) {
             if slot.is_none() {
@@ -549,22 +668,24 @@ fn read_value<'a>(
         DataType::Byte => Value::Int(u32::from(r.u8().ok_or_else(cut)?)),
         DataType::TwoByteInt => Value::Int(u32::from(r.u16().ok_or_else(cut)?)),
         DataType::FourByteInt => Value::Int(r.u32().ok_or_else(cut)?),
-        DataType::VarInt => match r.vbi() {
-            Vbi::Truncated => return Err(cut()),
-            Vbi::Overlong => {
-                return Err(Rule::MalformedVarInt
-                    .malformed(version, format!("{field} runs past four bytes")));
-            }
-            Vbi::Value { value, minimal } => {
-                if !minimal {
-                    v.extend(Rule::NonMinimalLength.violation(
-                        version,
-                        format!("{field} {value} is not minimally encoded"),
-                    ));
+        DataType::VarInt => {
+            match r.vbi() {
+                Vbi::Truncated => return Err(cut()),
+                Vbi::Overlong => {
+                    return Err(Rule::MalformedVarInt
+                        .malformed(version, format!("{field} runs past four bytes")));
                 }
-                Value::Int(value)
+                Vbi::Value { value, minimal } => {
+                    if !minimal {
+                        v.extend(Rule::NonMinimalLength.violation(
+                            version,
+                            format!("{field} {value} is not minimally encoded"),
+                        ));
+                    }
+                    Value::Int(value)
+                }
             }
-        },
+        }
         DataType::Utf8 => Value::Text(text(r.prefixed().ok_or_else(cut)?, &field, version, v)),
         DataType::Binary => Value::Bytes(r.prefixed().ok_or_else(cut)?),
         DataType::Utf8Pair => {

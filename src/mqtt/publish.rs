@@ -40,7 +40,11 @@ pub struct Publish {
 
 impl Publish {
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, version: Version, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         let flags = (u8::from(self.dup) << 3)
             | (qos_bits(self.qos, "publish.qos")? << 1)
             | u8::from(self.retain);

@@ -256,7 +256,8 @@ impl<'de> Deserialize<'de> for ReasonCode {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ReasonCode, E> {
-                ReasonCode::from_name(v).ok_or_else(|| de::Error::unknown_variant(v, ReasonCode::NAMES))
+                ReasonCode::from_name(v)
+                    .ok_or_else(|| de::Error::unknown_variant(v, ReasonCode::NAMES))
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ReasonCode, E> {

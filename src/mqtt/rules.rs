@@ -416,8 +416,11 @@ mod tests {
             .collect();
         assert_eq!(&none[..2], [Rule::ShareNameNotEmpty, Rule::ShareNameForm]);
         // The rest are the 5.0-only property, reason code and subscription option rules.
-        assert!(none[2..].iter().all(|&r| r >= Rule::PropertyLengthPresent
-            && r <= Rule::NoLocalShared));
+        assert!(
+            none[2..]
+                .iter()
+                .all(|&r| r >= Rule::PropertyLengthPresent && r <= Rule::NoLocalShared)
+        );
         assert_eq!(none.len(), 2 + 21);
     }
 

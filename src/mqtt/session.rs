@@ -604,7 +604,8 @@ impl ActorSession for MqttActor {
     }
 
     async fn disconnect(&mut self, _spec: &[String], deadline: Instant) -> Result<(), Failure> {
-        self.send_packet(Packet::Disconnect(Default::default()), deadline).await?;
+        self.send_packet(Packet::Disconnect(Default::default()), deadline)
+            .await?;
         self.link.close(deadline).await;
         // The server may still deliver what was in flight; only the end of the connection counts.
         loop {

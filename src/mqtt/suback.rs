@@ -93,7 +93,11 @@ impl Suback {
     }
 
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, version: Version, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         put_u16(out, self.id);
         if version == Version::V5 {
             self.properties.encode(out)?;

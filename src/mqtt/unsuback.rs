@@ -35,7 +35,11 @@ impl Unsuback {
     }
 
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, version: Version, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         put_u16(out, self.id);
         if version == Version::V5 {
             self.properties.encode(out)?;
@@ -72,7 +76,10 @@ impl Unsuback {
             .iter()
             .map(|&b| ReasonCode::for_packet(PacketType::Unsuback, b))
             .collect();
-        for code in reasons.iter().filter(|c| !c.allowed_in(PacketType::Unsuback)) {
+        for code in reasons
+            .iter()
+            .filter(|c| !c.allowed_in(PacketType::Unsuback))
+        {
             v.extend(Rule::UnsubackReasonCodes.violation(
                 version,
                 format!("UNSUBACK reason code {code} is not an UNSUBACK reason code"),

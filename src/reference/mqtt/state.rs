@@ -11,8 +11,7 @@ use super::fault::MqttFault;
 use crate::mqtt::topic;
 use crate::mqtt::{
     Ack, Connack, Connect, ConnectReturnCode, Packet, Payload, Publish, Suback, SubackReturnCode,
-    Unsuback,
-    Version, Will,
+    Unsuback, Version, Will,
 };
 
 /// Identifies one network connection.
@@ -313,7 +312,10 @@ impl Shared {
         if connect.client_id.is_empty() && !connect.clean_session {
             // MQTT-3.1.3-8.
             return Reaction {
-                send: vec![Packet::Connack(Connack::v311(false, ConnectReturnCode::IdentifierRejected))],
+                send: vec![Packet::Connack(Connack::v311(
+                    false,
+                    ConnectReturnCode::IdentifierRejected,
+                ))],
                 then: Then::Close { graceful: true },
             };
         }
@@ -363,7 +365,10 @@ impl Shared {
                 dead: false,
             },
         );
-        let mut send = vec![Packet::Connack(Connack::v311(session_present, ConnectReturnCode::Accepted))];
+        let mut send = vec![Packet::Connack(Connack::v311(
+            session_present,
+            ConnectReturnCode::Accepted,
+        ))];
         let mut out = Post {
             current: conn_id,
             direct: &mut send,
@@ -488,8 +493,7 @@ impl Shared {
                     reasons.push(SubackReturnCode::granted(qos));
                     granted.push((f.topic, qos));
                 }
-                out.direct
-                    .push(Packet::Suback(Suback::new(s.id, reasons)));
+                out.direct.push(Packet::Suback(Suback::new(s.id, reasons)));
                 // MQTT-3.3.1-6 / -8: retained messages for the new subscriptions, with RETAIN 1.
                 for (filter, qos) in granted {
                     for (name, r) in &st.retained {

@@ -205,7 +205,10 @@ async fn unsupported_level_gets_connack_0x01_then_close() {
         .await;
         assert_eq!(
             c.recv().await,
-            Packet::Connack(Connack::v311(false, ConnectReturnCode::UnacceptableProtocolVersion))
+            Packet::Connack(Connack::v311(
+                false,
+                ConnectReturnCode::UnacceptableProtocolVersion
+            ))
         );
         c.expect_closed().await;
     }
@@ -219,7 +222,10 @@ async fn unsupported_level_gets_connack_0x01_then_close() {
     let Packet::Connack(connack) = c.recv().await else {
         panic!()
     };
-    assert_eq!(connack.code.unwrap(), ConnectReturnCode::UnacceptableProtocolVersion);
+    assert_eq!(
+        connack.code.unwrap(),
+        ConnectReturnCode::UnacceptableProtocolVersion
+    );
     c.expect_closed().await;
 }
 
@@ -367,8 +373,7 @@ async fn delivery_uses_minimum_qos_and_fresh_ids() {
     assert_eq!(publ.recv().await, Packet::Puback(Ack::new(3)));
     let got = sub.expect_publish().await;
     assert_eq!(got.qos, 1);
-    sub.send(Packet::Puback(Ack::new(got.id.unwrap())))
-    .await;
+    sub.send(Packet::Puback(Ack::new(got.id.unwrap()))).await;
     publ.send(Packet::Pubrel(Ack::new(9))).await;
     assert_eq!(publ.recv().await, Packet::Pubcomp(Ack::new(9)));
     sub.expect_silence().await;
@@ -494,8 +499,7 @@ async fn will_is_published_on_abnormal_close_only() {
     let got = sub.expect_publish().await;
     assert_eq!((got.topic.as_str(), got.qos), ("will/x", 1));
     assert_eq!(got.payload, Payload::from("bye"));
-    sub.send(Packet::Puback(Ack::new(got.id.unwrap())))
-    .await;
+    sub.send(Packet::Puback(Ack::new(got.id.unwrap()))).await;
 
     let mut polite = will_client(&b, "w2").await;
     polite.send(Packet::Disconnect(Disconnect::default())).await;
@@ -527,8 +531,7 @@ async fn persistent_session_keeps_subscriptions_and_queues() {
     let got = c.expect_publish().await;
     assert_eq!(got.payload, Payload::from("queued"));
     assert_eq!(got.qos, 1);
-    c.send(Packet::Puback(Ack::new(got.id.unwrap())))
-    .await;
+    c.send(Packet::Puback(Ack::new(got.id.unwrap()))).await;
     c.expect_silence().await;
     drop(c);
 
