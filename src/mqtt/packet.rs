@@ -15,6 +15,9 @@ use super::unsubscribe::Unsubscribe;
 
 /// One MQTT control packet; serialized as `{type: publish, ...}` with every 3.1.1 field present
 /// and 5.0-only fields (reason codes, properties, subscription options) only when set.
+// CONNECT holds two property sets (its own and the will's); packets are built and kept one at a
+// time, so the size difference between variants costs little and boxing would burden every caller.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Packet {
