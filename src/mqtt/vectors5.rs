@@ -555,3 +555,50 @@ fn the_311_layout_ignores_5_0_fields() {
     d.push(&[0xe0, 0x00]);
     assert_eq!(d.next().unwrap().unwrap().violations.len(), 1);
 }
+
+#[test]
+fn mutated_5_0_packets_never_panic() {
+    let seeds: Vec<Vec<u8>> = vec![
+        vec![
+            0x20, 0x0a, 0x01, 0x00, 0x07, 0x12, 0x00, 0x01, b'x', 0x21, 0x00, 0x0a,
+        ],
+        vec![
+            0x30, 0x09, 0x00, 0x01, b't', 0x05, 0x0b, 0x05, 0x0b, 0x80, 0x01,
+        ],
+        vec![0x50, 0x08, 0x00, 0x07, 0x97, 0x04, 0x1f, 0x00, 0x01, b'x'],
+        vec![0x90, 0x05, 0x00, 0x0a, 0x00, 0x01, 0x80],
+        vec![0xe0, 0x06, 0x8b, 0x04, 0x1f, 0x00, 0x01, b'x'],
+        vec![
+            0xf0, 0x0c, 0x18, 0x0a, 0x15, 0x00, 0x03, b'a', b'b', b'c', 0x16, 0x00, 0x01, b'x',
+        ],
+        vec![
+            0x82, 0x0b, 0x00, 0x0a, 0x02, 0x0b, 0x07, 0x00, 0x03, b'a', b'/', b'#', 0x2d,
+        ],
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut decoded = 0;
+    for i in 0..5_000usize {
+        let mut b = seeds[i % seeds.len()].clone();
+        for _ in 0..=(next() % 3) {
+            let at = 2 + (next() as usize) % (b.len() - 2);
+            b[at] = next() as u8;
+        }
+        for direction in [Direction::ServerToClient, Direction::ClientToServer] {
+            let mut d = Decoder::new(Version::V5, direction, 256);
+            d.push(&b);
+            if let Ok(Some(p)) = d.next() {
+                decoded += 1;
+                let v = serde_json::to_value(&p.packet).unwrap();
+                let back: Packet = serde_json::from_value(v).unwrap();
+                let _ = encode(&back, Version::V5);
+            }
+        }
+    }
+    assert!(decoded > 1000, "only {decoded} decoded");
+}
