@@ -1,30 +1,58 @@
-//! Packets whose only field is a packet identifier: PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK.
+//! PUBACK, PUBREC, PUBREL and PUBCOMP: a packet identifier, and in 5.0 an optional reason code and properties.
 
 use serde::{Deserialize, Serialize};
 
 use super::Version;
 use super::error::EncodeError;
 use super::packet::PacketType;
+use super::properties::{Properties, Site};
+use super::reason::ReasonCode;
 use super::rules::Rule;
 use super::wire::{Reader, put_u16, truncated};
 use crate::violation::Violation;
 
-/// The body of PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The body of PUBACK, PUBREC, PUBREL and PUBCOMP (and of a 3.1.1 UNSUBACK's identifier).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ack {
     /// Packet identifier of the packet acknowledged.
     pub id: u16,
+    /// 5.0 reason code; a decoded 5.0 packet always has one (`success` when the byte is omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ReasonCode>,
+    /// 5.0 properties.
+    #[serde(default, skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
 }
 
 impl Ack {
-    /// Writes the variable header; returns the fixed-header flags for `kind`.
+    /// An acknowledgement of packet `id` with no reason code and no properties.
+    pub fn new(id: u16) -> Self {
+        Self {
+            id,
+            ..Self::default()
+        }
+    }
+
+    /// Writes the variable header; returns the fixed-header flags for `kind`. In 5.0 the reason
+    /// code is omitted when it is success and there are no properties, the property length when
+    /// there are no properties.
     pub(crate) fn encode_body(
-        self,
+        &self,
         kind: PacketType,
+        version: Version,
         out: &mut Vec<u8>,
     ) -> Result<u8, EncodeError> {
         put_u16(out, self.id);
+        if version == Version::V5 {
+            let byte = self.reason.map_or(0, ReasonCode::to_byte);
+            if byte != 0 || !self.properties.is_empty() {
+                out.push(byte);
+            }
+            if !self.properties.is_empty() {
+                self.properties.encode(out)?;
+            }
+        }
         Ok(kind.required_flags().unwrap_or(0))
     }
 
@@ -57,7 +85,36 @@ impl Ack {
                 ),
             ));
         }
-        Ok(Self { id })
+        if version == Version::V311 {
+            return Ok(Self::new(id));
+        }
+        let reason = ReasonCode::for_packet(kind, r.u8().unwrap_or(0));
+        if !reason.allowed_in(kind) {
+            let rule = match kind {
+                PacketType::Puback => Rule::PubackReasonCode,
+                PacketType::Pubrec => Rule::PubrecReasonCode,
+                PacketType::Pubrel => Rule::PubrelReasonCode,
+                _ => Rule::PubcompReasonCode,
+            };
+            v.extend(rule.violation(
+                version,
+                format!(
+                    "{} reason code {reason} is not a {} reason code",
+                    kind.name(),
+                    kind.name()
+                ),
+            ));
+        }
+        let properties = if r.remaining() > 0 {
+            Properties::decode(r, Site::Packet(kind), version, v)?
+        } else {
+            Properties::default()
+        };
+        Ok(Self {
+            id,
+            reason: Some(reason),
+            properties,
+        })
     }
 }
 
@@ -65,19 +122,19 @@ impl Ack {
 mod tests {
     use super::*;
     use crate::mqtt::codec::tests::{c2s_specs, decode_c2s, decode_s2c, ids, s2c_specs};
-    use crate::mqtt::{DecodeError, Packet, Version, encode};
+    use crate::mqtt::{DecodeError, Packet, Unsuback, Version, encode};
 
     #[test]
     fn vectors() {
         let cases = [
-            (Packet::Puback(Ack { id: 7 }), [0x40, 0x02, 0x00, 0x07]),
-            (Packet::Pubrec(Ack { id: 7 }), [0x50, 0x02, 0x00, 0x07]),
-            (Packet::Pubrel(Ack { id: 7 }), [0x62, 0x02, 0x00, 0x07]),
+            (Packet::Puback(Ack::new(7)), [0x40, 0x02, 0x00, 0x07]),
+            (Packet::Pubrec(Ack::new(7)), [0x50, 0x02, 0x00, 0x07]),
+            (Packet::Pubrel(Ack::new(7)), [0x62, 0x02, 0x00, 0x07]),
+            (Packet::Pubcomp(Ack::new(0x1234)), [0x70, 0x02, 0x12, 0x34]),
             (
-                Packet::Pubcomp(Ack { id: 0x1234 }),
-                [0x70, 0x02, 0x12, 0x34],
+                Packet::Unsuback(Unsuback::new(11)),
+                [0xb0, 0x02, 0x00, 0x0b],
             ),
-            (Packet::Unsuback(Ack { id: 11 }), [0xb0, 0x02, 0x00, 0x0b]),
         ];
         for (packet, bytes) in cases {
             assert_eq!(encode(&packet, Version::V311).unwrap(), bytes);

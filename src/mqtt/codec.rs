@@ -5,12 +5,14 @@ use super::Version;
 use super::ack::Ack;
 use super::connack::Connack;
 use super::connect::Connect;
+use super::disconnect::{Auth, Disconnect};
 pub use super::error::{DecodeError, EncodeError};
 use super::packet::{Packet, PacketType};
 use super::publish::Publish;
 use super::rules::Rule;
 use super::suback::Suback;
 use super::subscribe::Subscribe;
+use super::unsuback::Unsuback;
 use super::unsubscribe::Unsubscribe;
 use super::wire::{
     MAX_REMAINING_LENGTH, Reader, RemainingLength, put_remaining_length, read_remaining_length,
@@ -18,26 +20,26 @@ use super::wire::{
 };
 use crate::violation::Violation;
 
-/// Encodes a packet exactly as given, with the minimal remaining length encoding.
+/// Encodes a packet exactly as given in the layout of `version`, with the minimal remaining
+/// length encoding. 5.0-only fields are not written in 3.1.1; an AUTH is written in either
+/// version (for negative tests).
 pub fn encode(packet: &Packet, version: Version) -> Result<Vec<u8>, EncodeError> {
-    if version != Version::V311 {
-        return Err(EncodeError::Unsupported(version));
-    }
     let mut body = Vec::new();
     let kind = packet.kind();
     let flags = match packet {
-        Packet::Connect(p) => p.encode_body(&mut body)?,
-        Packet::Connack(p) => p.encode_body(&mut body)?,
-        Packet::Publish(p) => p.encode_body(&mut body)?,
-        Packet::Puback(a)
-        | Packet::Pubrec(a)
-        | Packet::Pubrel(a)
-        | Packet::Pubcomp(a)
-        | Packet::Unsuback(a) => a.encode_body(kind, &mut body)?,
-        Packet::Subscribe(p) => p.encode_body(&mut body)?,
-        Packet::Suback(p) => p.encode_body(&mut body)?,
-        Packet::Unsubscribe(p) => p.encode_body(&mut body)?,
-        Packet::Pingreq {} | Packet::Pingresp {} | Packet::Disconnect {} => 0,
+        Packet::Connect(p) => p.encode_body(version, &mut body)?,
+        Packet::Connack(p) => p.encode_body(version, &mut body)?,
+        Packet::Publish(p) => p.encode_body(version, &mut body)?,
+        Packet::Puback(a) | Packet::Pubrec(a) | Packet::Pubrel(a) | Packet::Pubcomp(a) => {
+            a.encode_body(kind, version, &mut body)?
+        }
+        Packet::Unsuback(p) => p.encode_body(version, &mut body)?,
+        Packet::Subscribe(p) => p.encode_body(version, &mut body)?,
+        Packet::Suback(p) => p.encode_body(version, &mut body)?,
+        Packet::Unsubscribe(p) => p.encode_body(version, &mut body)?,
+        Packet::Disconnect(p) => p.encode_body(version, &mut body)?,
+        Packet::Auth(p) => p.encode_body(&mut body)?,
+        Packet::Pingreq {} | Packet::Pingresp {} => 0,
     };
     if body.len() > MAX_REMAINING_LENGTH {
         return Err(EncodeError::TooLarge(body.len()));
@@ -103,9 +105,6 @@ impl Decoder {
     /// The next packet: Ok(None) when more bytes are needed, Err for a packet that cannot be decoded.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Decoded>, DecodeError> {
-        if self.version != Version::V311 {
-            return Err(DecodeError::Unsupported(self.version));
-        }
         if self.desynchronized {
             return Err(DecodeError::Desynchronized);
         }
@@ -183,12 +182,14 @@ fn decode_packet(
     let first = raw.first().copied().unwrap_or(0);
     let nibble = first >> 4;
     let flags = first & 0x0f;
-    let kind = PacketType::from_nibble(nibble).ok_or_else(|| {
-        Rule::ReservedPacketType.malformed(
-            version,
-            format!("packet type {nibble} is reserved and forbidden"),
-        )
-    })?;
+    let kind = PacketType::from_nibble(nibble)
+        .filter(|k| k.exists_in(version))
+        .ok_or_else(|| {
+            Rule::ReservedPacketType.malformed(
+                version,
+                format!("packet type {nibble} is reserved and forbidden"),
+            )
+        })?;
     let mut v = Vec::new();
     if let Some(required) = kind.required_flags()
         && flags != required
@@ -198,6 +199,7 @@ fn decode_packet(
             PacketType::Subscribe => Rule::ReservedFlagsSubscribe.id(version),
             PacketType::Unsubscribe => Rule::ReservedFlagsUnsubscribe.id(version),
             PacketType::Disconnect => Rule::ReservedFlagsDisconnect.id(version),
+            PacketType::Auth => Rule::ReservedFlagsAuth.id(version),
             _ => None,
         }
         .map(|id| format!(" (see also {id})"))
@@ -226,10 +228,13 @@ fn decode_packet(
         PacketType::Unsubscribe => {
             Packet::Unsubscribe(Unsubscribe::decode(&mut r, version, &mut v)?)
         }
-        PacketType::Unsuback => Packet::Unsuback(Ack::decode(kind, &mut r, version, &mut v)?),
+        PacketType::Unsuback => Packet::Unsuback(Unsuback::decode(&mut r, version, &mut v)?),
         PacketType::Pingreq => Packet::Pingreq {},
         PacketType::Pingresp => Packet::Pingresp {},
-        PacketType::Disconnect => Packet::Disconnect {},
+        PacketType::Disconnect => {
+            Packet::Disconnect(Disconnect::decode(&mut r, version, direction, &mut v)?)
+        }
+        PacketType::Auth => Packet::Auth(Auth::decode(&mut r, version, &mut v)?),
     };
     let extra = r.remaining();
     if extra > 0 {
@@ -242,7 +247,7 @@ fn decode_packet(
             ),
         ));
     }
-    if !kind.sent_by(direction) {
+    if !kind.sent_by_in(direction, version) {
         v.extend(Rule::WrongDirection.violation(
             version,
             format!(
@@ -320,7 +325,7 @@ pub(crate) mod tests {
             (Packet::Pingreq {}, [0xc0, 0x00], Direction::ClientToServer),
             (Packet::Pingresp {}, [0xd0, 0x00], Direction::ServerToClient),
             (
-                Packet::Disconnect {},
+                Packet::Disconnect(Disconnect::default()),
                 [0xe0, 0x00],
                 Direction::ClientToServer,
             ),
@@ -357,7 +362,7 @@ pub(crate) mod tests {
             ids([Rule::NonMinimalLength])
         );
         let d = decode_s2c(&[0x40, 0x82, 0x80, 0x80, 0x00, 0x00, 0x07]).unwrap();
-        assert_eq!(d.packet, Packet::Puback(Ack { id: 7 }));
+        assert_eq!(d.packet, Packet::Puback(Ack::new(7)));
         assert_eq!(d.violations.len(), 1);
         assert!(d.violations[0].detail.contains("4 bytes"));
         // Trailing bytes in a packet with no fields.
@@ -511,21 +516,10 @@ pub(crate) mod tests {
         assert_eq!(d.next().unwrap().unwrap().packet, Packet::Pingresp {});
         assert_eq!(
             d.next().unwrap().unwrap().packet,
-            Packet::Puback(Ack { id: 1 })
+            Packet::Puback(Ack::new(1))
         );
         assert!(d.next().unwrap().is_none());
         assert_eq!(d.buffered(), 1);
-    }
-
-    #[test]
-    fn v5_is_not_yet_supported() {
-        assert_eq!(
-            encode(&Packet::Pingreq {}, Version::V5),
-            Err(EncodeError::Unsupported(Version::V5))
-        );
-        let mut d = Decoder::new(Version::V5, Direction::ServerToClient, MAX);
-        d.push(&[0xd0, 0x00]);
-        assert_eq!(d.next(), Err(DecodeError::Unsupported(Version::V5)));
     }
 
     /// xorshift64*: a tiny deterministic generator, enough to make varied inputs.

@@ -4,13 +4,18 @@ use serde::{Deserialize, Serialize};
 
 use super::Version;
 use super::error::EncodeError;
+use super::packet::PacketType;
 use super::payload::Payload;
+use super::properties::{Properties, Site};
 use super::rules::Rule;
 use super::topic;
 use super::wire::{Reader, put_prefixed, put_u16, qos_bits, text, truncated};
 use crate::violation::Violation;
 
-/// CONNECT; every field has a default so a case can write only what it tests.
+/// CONNECT; every field has a default so a case can write only what it tests. The same struct
+/// serves 5.0: `protocol_level` is not derived from the version (a 5.0 CONNECT sets it to 5),
+/// `clean_session` is the 5.0 Clean Start bit (cases may write `clean_start`), and `properties`
+/// is written after the keep alive in 5.0 only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Connect {
@@ -18,7 +23,8 @@ pub struct Connect {
     pub protocol_name: String,
     /// Protocol level, 4 for 3.1.1.
     pub protocol_level: u8,
-    /// CleanSession flag.
+    /// CleanSession flag (3.1.1) / Clean Start flag (5.0); `clean_start` is accepted as an alias.
+    #[serde(alias = "clean_start")]
     pub clean_session: bool,
     /// Keep alive in seconds.
     pub keep_alive: u16,
@@ -32,6 +38,9 @@ pub struct Connect {
     pub password: Option<Payload>,
     /// The reserved bit 0 of the connect flags (must be 0; set it for negative tests).
     pub reserved_flag: bool,
+    /// 5.0 properties.
+    #[serde(skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
 }
 
 impl Default for Connect {
@@ -46,6 +55,17 @@ impl Default for Connect {
             username: None,
             password: None,
             reserved_flag: false,
+            properties: Properties::default(),
+        }
+    }
+}
+
+impl Connect {
+    /// The default CONNECT of `version` (protocol level 4 or 5).
+    pub fn for_version(version: Version) -> Self {
+        Self {
+            protocol_level: version.protocol_level(),
+            ..Self::default()
         }
     }
 }
@@ -65,11 +85,19 @@ pub struct Will {
     /// Will retain.
     #[serde(default)]
     pub retain: bool,
+    /// 5.0 will properties (written before the will topic in 5.0 only).
+    #[serde(default, skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
 }
 
 impl Connect {
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
+        let v5 = version == Version::V5;
         put_prefixed(out, self.protocol_name.as_bytes(), "protocol_name")?;
         out.push(self.protocol_level);
         let mut flags = u8::from(self.reserved_flag);
@@ -90,8 +118,14 @@ impl Connect {
         }
         out.push(flags);
         put_u16(out, self.keep_alive);
+        if v5 {
+            self.properties.encode(out)?;
+        }
         put_prefixed(out, self.client_id.as_bytes(), "client_id")?;
         if let Some(will) = &self.will {
+            if v5 {
+                will.properties.encode(out)?;
+            }
             put_prefixed(out, will.topic.as_bytes(), "will.topic")?;
             put_prefixed(out, will.payload.as_bytes(), "will.payload")?;
         }
@@ -126,6 +160,10 @@ impl Connect {
             .u16()
             .ok_or_else(|| cut(WHOLE, "CONNECT ends before its keep alive"))?;
 
+        let properties = match version {
+            Version::V311 => Properties::default(),
+            Version::V5 => Properties::decode(r, Site::Packet(PacketType::Connect), version, v)?,
+        };
         let reserved_flag = flags & 0x01 != 0;
         let clean_session = flags & 0x02 != 0;
         let will_flag = flags & 0x04 != 0;
@@ -181,6 +219,18 @@ impl Connect {
             ));
         }
         let will = if will_flag {
+            let will_properties = match version {
+                Version::V311 => Properties::default(),
+                Version::V5 => {
+                    if r.remaining() == 0 {
+                        return Err(cut(
+                            Rule::WillFieldsPresent,
+                            "CONNECT has Will Flag 1 but no will properties",
+                        ));
+                    }
+                    Properties::decode(r, Site::Will, version, v)?
+                }
+            };
             let topic_bytes = r.prefixed().ok_or_else(|| {
                 cut(
                     Rule::WillFieldsPresent,
@@ -206,6 +256,7 @@ impl Connect {
                 payload: Payload::from(payload),
                 qos: will_qos,
                 retain: will_retain,
+                properties: will_properties,
             })
         } else {
             None
@@ -262,6 +313,7 @@ impl Connect {
             username,
             password,
             reserved_flag,
+            properties,
         })
     }
 }
@@ -292,6 +344,7 @@ mod tests {
                 payload: "hi".into(),
                 qos: 1,
                 retain: true,
+                properties: Properties::default(),
             }),
             username: Some("u".into()),
             password: Some("p".into()),
@@ -442,6 +495,7 @@ mod tests {
                 payload: Payload::default(),
                 qos: 4,
                 retain: false,
+                properties: Properties::default(),
             }),
             ..Connect::default()
         });

@@ -1,14 +1,10 @@
 //! Error types of the MQTT codec.
 
-use super::Version;
 use crate::violation::Violation;
 
 /// Why a packet could not be turned into bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
-    /// The version has no codec yet.
-    #[error("MQTT {0} is not yet supported")]
-    Unsupported(Version),
     /// A length-prefixed field is longer than its 16-bit length can say.
     #[error("{field} is {len} bytes long; a length-prefixed field holds at most 65535 bytes")]
     FieldTooLong {
@@ -20,6 +16,22 @@ pub enum EncodeError {
     /// A QoS value does not fit in its two bits of the packet.
     #[error("{field} = {value} does not fit in two bits (0..=3)")]
     QosRange {
+        /// Which field.
+        field: &'static str,
+        /// The value given.
+        value: u8,
+    },
+    /// A variable byte integer field is above 268435455.
+    #[error("{field} = {value} does not fit in a variable byte integer (at most 268435455)")]
+    VarIntRange {
+        /// Which field.
+        field: &'static str,
+        /// The value given.
+        value: u32,
+    },
+    /// A subscription option is out of its bit range.
+    #[error("{field} = {value} does not fit in two bits (0..=3)")]
+    OptionRange {
         /// Which field.
         field: &'static str,
         /// The value given.
@@ -49,9 +61,6 @@ pub enum DecodeError {
         /// The decoder's limit.
         max: usize,
     },
-    /// The version has no codec yet.
-    #[error("MQTT {0} is not yet supported")]
-    Unsupported(Version),
     /// An earlier error made packet boundaries unknowable; the stream cannot be decoded further.
     #[error("the byte stream lost its packet framing after an earlier error")]
     Desynchronized,

@@ -5,17 +5,23 @@ pub mod codec;
 mod codes;
 mod connack;
 mod connect;
+mod disconnect;
 mod error;
 mod packet;
 mod payload;
+pub mod properties;
 mod publish;
+pub mod reason;
 pub mod rules;
 pub mod session;
 mod suback;
 mod subscribe;
 pub mod template;
 pub mod topic;
+mod unsuback;
 mod unsubscribe;
+#[cfg(test)]
+mod vectors5;
 mod wire;
 
 use std::fmt;
@@ -26,13 +32,17 @@ pub use codec::{Decoded, Decoder, encode};
 pub use codes::{ConnectReturnCode, SubackReturnCode};
 pub use connack::Connack;
 pub use connect::{Connect, Will};
+pub use disconnect::{Auth, Disconnect};
 pub use error::{DecodeError, EncodeError, VersionError};
 pub use packet::{Packet, PacketType};
 pub use payload::Payload;
+pub use properties::{Properties, UserProperty};
 pub use publish::Publish;
+pub use reason::ReasonCode;
 pub use rules::Rule;
-pub use suback::Suback;
+pub use suback::{Suback, SubackCode};
 pub use subscribe::{Filter, Subscribe};
+pub use unsuback::Unsuback;
 pub use unsubscribe::Unsubscribe;
 pub use wire::MAX_REMAINING_LENGTH;
 
@@ -40,12 +50,12 @@ pub use wire::MAX_REMAINING_LENGTH;
 #[cfg(test)]
 pub(crate) use packet::tests::samples as sample_packets;
 
-/// The MQTT protocol version a codec speaks (only 3.1.1 is implemented so far).
+/// The MQTT protocol version a codec speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Version {
     /// MQTT 3.1.1 (protocol level 4).
     V311,
-    /// MQTT 5.0 (protocol level 5); encode and decode answer "not yet supported".
+    /// MQTT 5.0 (protocol level 5).
     V5,
 }
 

@@ -1,4 +1,4 @@
-//! The packet model: one enum over the 14 MQTT 3.1.1 control packets, as cases write them.
+//! The packet model: one enum over the 15 MQTT control packets (14 in 3.1.1, plus AUTH in 5.0), as cases write them.
 
 use serde::{Deserialize, Serialize};
 
@@ -6,12 +6,18 @@ use super::Direction;
 use super::ack::Ack;
 use super::connack::Connack;
 use super::connect::Connect;
+use super::disconnect::{Auth, Disconnect};
 use super::publish::Publish;
 use super::suback::Suback;
 use super::subscribe::Subscribe;
+use super::unsuback::Unsuback;
 use super::unsubscribe::Unsubscribe;
 
-/// One MQTT control packet; serialized as `{type: publish, ...}` with every field present.
+/// One MQTT control packet; serialized as `{type: publish, ...}` with every 3.1.1 field present
+/// and 5.0-only fields (reason codes, properties, subscription options) only when set.
+// CONNECT holds two property sets (its own and the will's); packets are built and kept one at a
+// time, so the size difference between variants costs little and boxing would burden every caller.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Packet {
@@ -36,13 +42,15 @@ pub enum Packet {
     /// UNSUBSCRIBE (client to server).
     Unsubscribe(Unsubscribe),
     /// UNSUBACK (server to client).
-    Unsuback(Ack),
+    Unsuback(Unsuback),
     /// PINGREQ (client to server).
     Pingreq {},
     /// PINGRESP (server to client).
     Pingresp {},
-    /// DISCONNECT (client to server in 3.1.1).
-    Disconnect {},
+    /// DISCONNECT (client to server in 3.1.1, both ways in 5.0).
+    Disconnect(Disconnect),
+    /// AUTH (5.0 only, both ways).
+    Auth(Auth),
 }
 
 impl Packet {
@@ -62,7 +70,8 @@ impl Packet {
             Packet::Unsuback(_) => PacketType::Unsuback,
             Packet::Pingreq {} => PacketType::Pingreq,
             Packet::Pingresp {} => PacketType::Pingresp,
-            Packet::Disconnect {} => PacketType::Disconnect,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
         }
     }
 
@@ -70,11 +79,10 @@ impl Packet {
     pub fn packet_id(&self) -> Option<u16> {
         match self {
             Packet::Publish(p) => p.id,
-            Packet::Puback(a)
-            | Packet::Pubrec(a)
-            | Packet::Pubrel(a)
-            | Packet::Pubcomp(a)
-            | Packet::Unsuback(a) => Some(a.id),
+            Packet::Puback(a) | Packet::Pubrec(a) | Packet::Pubrel(a) | Packet::Pubcomp(a) => {
+                Some(a.id)
+            }
+            Packet::Unsuback(u) => Some(u.id),
             Packet::Subscribe(s) => Some(s.id),
             Packet::Suback(s) => Some(s.id),
             Packet::Unsubscribe(u) => Some(u.id),
@@ -114,10 +122,13 @@ pub enum PacketType {
     Pingresp = 13,
     /// 14: DISCONNECT.
     Disconnect = 14,
+    /// 15: AUTH (5.0; reserved in 3.1.1).
+    Auth = 15,
 }
 
 impl PacketType {
-    /// The type for a header nibble; None for the reserved values 0 and 15.
+    /// The type for a header nibble; None for the reserved value 0 (15 is AUTH, reserved in 3.1.1:
+    /// see [`PacketType::exists_in`]).
     pub fn from_nibble(nibble: u8) -> Option<Self> {
         Some(match nibble {
             1 => Self::Connect,
@@ -134,6 +145,7 @@ impl PacketType {
             12 => Self::Pingreq,
             13 => Self::Pingresp,
             14 => Self::Disconnect,
+            15 => Self::Auth,
             _ => return None,
         })
     }
@@ -160,6 +172,7 @@ impl PacketType {
             Self::Pingreq => "PINGREQ",
             Self::Pingresp => "PINGRESP",
             Self::Disconnect => "DISCONNECT",
+            Self::Auth => "AUTH",
         }
     }
 
@@ -172,6 +185,20 @@ impl PacketType {
         }
     }
 
+    /// Whether `version` has this packet type (AUTH is 5.0 only).
+    pub fn exists_in(self, version: super::Version) -> bool {
+        self != Self::Auth || version == super::Version::V5
+    }
+
+    /// Whether a peer of `version` on this side may send this packet type (5.0 adds a
+    /// server's DISCONNECT and AUTH both ways).
+    pub fn sent_by_in(self, direction: Direction, version: super::Version) -> bool {
+        match (self, version) {
+            (Self::Disconnect | Self::Auth, super::Version::V5) => true,
+            _ => self.sent_by(direction),
+        }
+    }
+
     /// Whether a 3.1.1 peer on this side may send this packet type.
     pub fn sent_by(self, direction: Direction) -> bool {
         match self {
@@ -180,7 +207,8 @@ impl PacketType {
             | Self::Subscribe
             | Self::Unsubscribe
             | Self::Pingreq
-            | Self::Disconnect => direction == Direction::ClientToServer,
+            | Self::Disconnect
+            | Self::Auth => direction == Direction::ClientToServer,
             Self::Connack | Self::Suback | Self::Unsuback | Self::Pingresp => {
                 direction == Direction::ServerToClient
             }
@@ -191,7 +219,7 @@ impl PacketType {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::mqtt::{ConnectReturnCode, Filter, Payload, SubackReturnCode, Will};
+    use crate::mqtt::{ConnectReturnCode, Filter, Payload, SubackReturnCode, Unsuback, Will};
     use serde_json::json;
 
     /// One packet of each type, with non-default values where possible.
@@ -204,15 +232,13 @@ pub(crate) mod tests {
                     payload: Payload::new(vec![0xff, 0x00]),
                     qos: 1,
                     retain: true,
+                    properties: Default::default(),
                 }),
                 username: Some("u".into()),
                 password: Some(Payload::from("p")),
                 ..Connect::default()
             }),
-            Packet::Connack(Connack {
-                session_present: true,
-                code: ConnectReturnCode::Accepted,
-            }),
+            Packet::Connack(Connack::v311(true, ConnectReturnCode::Accepted)),
             Packet::Publish(Publish {
                 dup: true,
                 qos: 2,
@@ -220,33 +246,33 @@ pub(crate) mod tests {
                 topic: "a/b".into(),
                 id: Some(7),
                 payload: "hi".into(),
+                ..Publish::default()
             }),
-            Packet::Puback(Ack { id: 1 }),
-            Packet::Pubrec(Ack { id: 2 }),
-            Packet::Pubrel(Ack { id: 3 }),
-            Packet::Pubcomp(Ack { id: 4 }),
+            Packet::Puback(Ack::new(1)),
+            Packet::Pubrec(Ack::new(2)),
+            Packet::Pubrel(Ack::new(3)),
+            Packet::Pubcomp(Ack::new(4)),
             Packet::Subscribe(Subscribe {
                 id: 5,
-                filters: vec![Filter {
-                    topic: "a/#".into(),
-                    qos: 1,
-                }],
+                properties: Default::default(),
+                filters: vec![Filter::new("a/#", 1)],
             }),
-            Packet::Suback(Suback {
-                id: 5,
-                reasons: vec![
+            Packet::Suback(Suback::new(
+                5,
+                [
                     SubackReturnCode::GrantedQos1,
                     SubackReturnCode::from_byte(7),
                 ],
-            }),
+            )),
             Packet::Unsubscribe(Unsubscribe {
                 id: 6,
+                properties: Default::default(),
                 topics: vec!["a/#".into()],
             }),
-            Packet::Unsuback(Ack { id: 6 }),
+            Packet::Unsuback(Unsuback::new(6)),
             Packet::Pingreq {},
             Packet::Pingresp {},
-            Packet::Disconnect {},
+            Packet::Disconnect(Disconnect::default()),
         ]
     }
 
@@ -317,6 +343,7 @@ pub(crate) mod tests {
                 topic: "t".into(),
                 id: None,
                 payload: Payload::new(vec![0]),
+                ..Publish::default()
             })
         );
         assert!(serde_json::from_value::<Packet>(json!({"type": "publish"})).is_err());

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::EncodeError;
+use super::packet::PacketType;
 use super::payload::Payload;
+use super::properties::{Properties, Site};
 use super::rules::Rule;
 use super::topic;
 use super::wire::{Reader, put_prefixed, put_u16, qos_bits, text, truncated};
@@ -11,7 +13,7 @@ use super::{Direction, Version};
 use crate::violation::Violation;
 
 /// PUBLISH; encoded exactly as given (an `id` is written whenever present, whatever the QoS).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Publish {
     /// DUP flag.
@@ -28,6 +30,9 @@ pub struct Publish {
     /// Packet identifier (present on the wire iff QoS > 0).
     #[serde(default)]
     pub id: Option<u16>,
+    /// 5.0 properties (written after the packet identifier).
+    #[serde(default, skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
     /// Application message.
     #[serde(default)]
     pub payload: Payload,
@@ -35,13 +40,20 @@ pub struct Publish {
 
 impl Publish {
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         let flags = (u8::from(self.dup) << 3)
             | (qos_bits(self.qos, "publish.qos")? << 1)
             | u8::from(self.retain);
         put_prefixed(out, self.topic.as_bytes(), "topic")?;
         if let Some(id) = self.id {
             put_u16(out, id);
+        }
+        if version == Version::V5 {
+            self.properties.encode(out)?;
         }
         out.extend_from_slice(self.payload.as_bytes());
         Ok(flags)
@@ -78,13 +90,17 @@ impl Publish {
             )
         })?;
         let topic_name = text(name, "PUBLISH topic name", version, v);
+        let mut name_violations = Vec::new();
         topic::check_name(
             &topic_name,
             "PUBLISH topic name",
             Rule::PublishTopicNoWildcard,
             version,
-            v,
+            &mut name_violations,
         );
+        if version == Version::V311 {
+            v.append(&mut name_violations);
+        }
         let id = if qos > 0 {
             let id = r.u16().ok_or_else(|| {
                 truncated(
@@ -107,12 +123,28 @@ impl Publish {
         } else {
             None
         };
+        let properties = match version {
+            Version::V311 => Properties::default(),
+            Version::V5 => Properties::decode(r, Site::Packet(PacketType::Publish), version, v)?,
+        };
+        // 5.0: an empty topic name stands for the one mapped to the Topic Alias.
+        if !(topic_name.is_empty() && properties.topic_alias.is_some()) {
+            v.extend(name_violations);
+        }
+        if direction == Direction::ClientToServer && !properties.subscription_identifier.is_empty()
+        {
+            v.extend(Rule::PublishClientSubscriptionId.violation(
+                version,
+                "a client's PUBLISH carries a Subscription Identifier",
+            ));
+        }
         Ok(Self {
             dup,
             qos,
             retain,
             topic: topic_name,
             id,
+            properties,
             payload: Payload::from(r.rest()),
         })
     }
@@ -132,6 +164,7 @@ mod tests {
             topic: "a/b".into(),
             id,
             payload: Payload::from(payload),
+            ..Publish::default()
         })
     }
 
@@ -155,6 +188,7 @@ mod tests {
             topic: "t".into(),
             id: None,
             payload: "hi".into(),
+            ..Publish::default()
         });
         let bytes = [0x31, 0x05, 0x00, 0x01, b't', b'h', b'i'];
         assert_eq!(encode(&retained, Version::V311).unwrap(), bytes);
@@ -167,6 +201,7 @@ mod tests {
             topic: "t".into(),
             id: Some(0x0102),
             payload: Payload::default(),
+            ..Publish::default()
         });
         let bytes = [0x3c, 0x05, 0x00, 0x01, b't', 0x01, 0x02];
         assert_eq!(encode(&dup2, Version::V311).unwrap(), bytes);

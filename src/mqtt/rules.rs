@@ -267,6 +267,73 @@ rules! {
     // "/" character. This "/" character MUST be followed by a Topic Filter."
     ShareNameForm: None, "MQTT-4.8.2-2";
 
+    // ---- 2.2.2 Properties, 1.5.5 variable byte integers (5.0 only) ----
+    /// A packet that has properties carries a property length (zero when there are none).
+    // 5.0: "If there are no properties, this MUST be indicated by including a Property Length of zero."
+    PropertyLengthPresent: None, "MQTT-2.2.2-1";
+    /// The property length does not run past the remaining length, nor a property value past the property length.
+    // 5.0 section 2.2.2.1 defines the length without an id (a breach is a Malformed Packet): nearest.
+    PropertyLengthOverrun: None, "MQTT-4.13.1-1";
+    /// A variable byte integer inside a packet (property length, identifier, subscription identifier) takes at most four bytes.
+    // 5.0 section 1.5.5 states the four-byte maximum without an id: nearest.
+    MalformedVarInt: None, "MQTT-4.13.1-1";
+    /// Every property identifier is one 5.0 defines.
+    // 5.0 section 2.2.2.2 ("A Control Packet which contains an Identifier which is not valid for its
+    // packet type ... is a Malformed Packet") has no id: nearest.
+    PropertyUnknown: None, "MQTT-4.13.1-1";
+    /// A property appears only in the packets (or will) its definition lists.
+    // Same section 2.2.2.2 sentence, no id: nearest.
+    PropertyNotAllowed: None, "MQTT-4.13.1-1";
+    /// A property appears at most once, except user properties and PUBLISH subscription identifiers.
+    // Each property section says "It is a Protocol Error to include ... more than once", no id: nearest.
+    PropertyDuplicated: None, "MQTT-4.13.1-1";
+    /// A property value is in its range (bool-like bytes 0 or 1, Maximum QoS 0 or 1, Receive Maximum,
+    /// Maximum Packet Size and Subscription Identifier non-zero).
+    // Each property section calls a wrong value a Protocol Error without an id: nearest.
+    PropertyValue: None, "MQTT-4.13.1-1";
+    /// A Topic Alias is never 0.
+    // 5.0: "A sender MUST NOT send a PUBLISH packet containing a Topic Alias which has the value 0."
+    TopicAliasNonZero: None, "MQTT-3.3.2-8";
+    /// A Response Topic has no wildcard characters.
+    // 5.0: "The Response Topic MUST NOT contain wildcard characters."
+    ResponseTopicNoWildcard: None, "MQTT-3.3.2-14";
+    /// A client's PUBLISH carries no Subscription Identifier.
+    // 5.0: "A PUBLISH packet sent from a Client to a Server MUST NOT contain a Subscription Identifier."
+    PublishClientSubscriptionId: None, "MQTT-3.3.4-6";
+    /// A server's DISCONNECT carries no Session Expiry Interval.
+    // 5.0: "The Session Expiry Interval MUST NOT be sent on a DISCONNECT by the Server."
+    DisconnectSessionExpiry: None, "MQTT-3.14.2-2";
+
+    // ---- 5.0 reason codes (CONNACK and SUBACK use ConnackReservedCode and SubackDefinedCodes) ----
+    /// A PUBACK carries one of the PUBACK reason codes.
+    // 5.0: "The Client or Server sending the PUBACK packet MUST use one of the PUBACK Reason Codes."
+    PubackReasonCode: None, "MQTT-3.4.2-1";
+    /// A PUBREC carries one of the PUBREC reason codes.
+    PubrecReasonCode: None, "MQTT-3.5.2-1";
+    /// A PUBREL carries one of the PUBREL reason codes.
+    PubrelReasonCode: None, "MQTT-3.6.2-1";
+    /// A PUBCOMP carries one of the PUBCOMP reason codes.
+    PubcompReasonCode: None, "MQTT-3.7.2-1";
+    /// An UNSUBACK carries one UNSUBACK reason code per topic filter.
+    // 5.0: "The Server sending the UNSUBACK packet MUST use one of the UNSUBSCRIBE Reason Code values
+    // for each Topic Filter received."
+    UnsubackReasonCodes: None, "MQTT-3.11.3-2";
+    /// A DISCONNECT carries one of the DISCONNECT reason codes.
+    DisconnectReasonCode: None, "MQTT-3.14.2-1";
+    /// An AUTH carries one of the Authenticate reason codes.
+    AuthReasonCode: None, "MQTT-3.15.2-1";
+    /// AUTH fixed-header reserved bits are 0.
+    // 5.0: "Bits 3,2,1 and 0 of the Fixed Header of the AUTH packet are reserved and MUST all be set to 0. ..."
+    ReservedFlagsAuth: None, "MQTT-3.15.1-1";
+
+    // ---- 3.8.3 5.0 subscription options ----
+    /// The Maximum QoS of a subscription option is not 3, and Retain Handling is not 3.
+    // 5.0 section 3.8.3.1 calls both a Protocol Error without an id: nearest.
+    SubscribeOptionValue: None, "MQTT-4.13.1-1";
+    /// No Local is not set on a shared subscription.
+    // 5.0: "It is a Protocol Error to set the No Local bit to 1 on a Shared Subscription."
+    NoLocalShared: None, "MQTT-3.8.3-4";
+
     // ---- 6 WebSocket transport ----
     /// MQTT packets travel in binary WebSocket frames.
     WsBinaryFrames: "MQTT-6.0.0-1", "MQTT-6.0.0-1";
@@ -347,7 +414,14 @@ mod tests {
             .copied()
             .filter(|r| r.id(Version::V311).is_none())
             .collect();
-        assert_eq!(none, [Rule::ShareNameNotEmpty, Rule::ShareNameForm]);
+        assert_eq!(&none[..2], [Rule::ShareNameNotEmpty, Rule::ShareNameForm]);
+        // The rest are the 5.0-only property, reason code and subscription option rules.
+        assert!(
+            none[2..]
+                .iter()
+                .all(|&r| r >= Rule::PropertyLengthPresent && r <= Rule::NoLocalShared)
+        );
+        assert_eq!(none.len(), 2 + 21);
     }
 
     #[test]

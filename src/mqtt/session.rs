@@ -525,8 +525,8 @@ impl MqttActor {
             return Ok(());
         }
         match c.code {
-            ConnectReturnCode::Accepted => {}
-            ConnectReturnCode::BadUsernameOrPassword | ConnectReturnCode::NotAuthorized => {
+            Some(ConnectReturnCode::Accepted) => {}
+            Some(ConnectReturnCode::BadUsernameOrPassword | ConnectReturnCode::NotAuthorized) => {
                 return Err(Failure::infra(format!(
                     "set-up: the server refused the connection ({}); give the target MQTT \
                      credentials (profile `username`/`password_env`, or --user/--password-env)",
@@ -604,7 +604,8 @@ impl ActorSession for MqttActor {
     }
 
     async fn disconnect(&mut self, _spec: &[String], deadline: Instant) -> Result<(), Failure> {
-        self.send_packet(Packet::Disconnect {}, deadline).await?;
+        self.send_packet(Packet::Disconnect(Default::default()), deadline)
+            .await?;
         self.link.close(deadline).await;
         // The server may still deliver what was in flight; only the end of the connection counts.
         loop {

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Version;
 use super::error::EncodeError;
+use super::packet::PacketType;
+use super::properties::{Properties, Site};
 use super::rules::Rule;
 use super::wire::{Reader, put_prefixed, put_u16, text, truncated};
 use crate::violation::Violation;
@@ -14,28 +16,81 @@ use crate::violation::Violation;
 pub struct Subscribe {
     /// Packet identifier.
     pub id: u16,
+    /// 5.0 properties.
+    #[serde(default, skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
     /// Topic filters in order.
     pub filters: Vec<Filter>,
 }
 
-/// One topic filter of a SUBSCRIBE with its requested QoS byte.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One topic filter of a SUBSCRIBE with its requested QoS byte (3.1.1) or subscription options (5.0).
+///
+/// The options byte is written as `qos | no_local << 2 | retain_as_published << 3 |
+/// retain_handling << 4` in both versions. A decoded 3.1.1 filter keeps the whole byte in `qos`
+/// (bits 7-2 are reserved there); a decoded 5.0 filter splits it, keeping the QoS bits and the
+/// reserved bits 7-6 in `qos`, so every byte read shows and re-encodes as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// Topic filter.
     pub topic: String,
-    /// The whole requested-QoS byte (0..=2 is legal; bits 7-2 are reserved).
+    /// The requested QoS (3.1.1: the whole byte; 5.0: bits 1-0 plus the reserved bits 7-6).
     #[serde(default)]
     pub qos: u8,
+    /// 5.0 No Local option (bit 2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_local: bool,
+    /// 5.0 Retain As Published option (bit 3).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_as_published: bool,
+    /// 5.0 Retain Handling option (bits 5-4; 3 is a protocol error).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retain_handling: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+impl Filter {
+    /// A filter with this topic and requested QoS and no 5.0 options.
+    pub fn new(topic: impl Into<String>, qos: u8) -> Self {
+        Self {
+            topic: topic.into(),
+            qos,
+            ..Self::default()
+        }
+    }
+
+    /// The options byte this filter is written with.
+    fn options_byte(&self) -> Result<u8, EncodeError> {
+        if self.retain_handling > 3 {
+            return Err(EncodeError::OptionRange {
+                field: "filters.retain_handling",
+                value: self.retain_handling,
+            });
+        }
+        Ok(self.qos
+            | (u8::from(self.no_local) << 2)
+            | (u8::from(self.retain_as_published) << 3)
+            | (self.retain_handling << 4))
+    }
 }
 
 impl Subscribe {
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         put_u16(out, self.id);
+        if version == Version::V5 {
+            self.properties.encode(out)?;
+        }
         for filter in &self.filters {
             put_prefixed(out, filter.topic.as_bytes(), "filters.topic")?;
-            out.push(filter.qos);
+            out.push(filter.options_byte()?);
         }
         Ok(0b0010)
     }
@@ -58,6 +113,10 @@ impl Subscribe {
                 Rule::PacketIdNonZeroClient.violation(version, "SUBSCRIBE has packet identifier 0"),
             );
         }
+        let properties = match version {
+            Version::V311 => Properties::default(),
+            Version::V5 => Properties::decode(r, Site::Packet(PacketType::Subscribe), version, v)?,
+        };
         let mut filters = Vec::new();
         while r.remaining() > 0 {
             let bytes = r.prefixed().ok_or_else(|| {
@@ -75,6 +134,10 @@ impl Subscribe {
                     format!("SUBSCRIBE topic filter `{topic}` has no requested QoS byte"),
                 )
             })?;
+            if version == Version::V5 {
+                filters.push(decode_options(topic, qos, version, v));
+                continue;
+            }
             if qos > 2 {
                 v.extend(Rule::SubscribeReservedBits.violation(
                     version,
@@ -83,13 +146,54 @@ impl Subscribe {
                     ),
                 ));
             }
-            filters.push(Filter { topic, qos });
+            filters.push(Filter::new(topic, qos));
         }
         if filters.is_empty() {
             v.extend(Rule::SubscribeHasFilter.violation(version, "SUBSCRIBE has no topic filter"));
         }
-        Ok(Self { id, filters })
+        Ok(Self {
+            id,
+            properties,
+            filters,
+        })
     }
+}
+
+/// Splits a 5.0 subscription options byte, reporting reserved bits and out-of-range values.
+fn decode_options(topic: String, byte: u8, version: Version, v: &mut Vec<Violation>) -> Filter {
+    let filter = Filter {
+        qos: byte & 0xc3,
+        no_local: byte & 0x04 != 0,
+        retain_as_published: byte & 0x08 != 0,
+        retain_handling: (byte >> 4) & 0x03,
+        topic,
+    };
+    let t = &filter.topic;
+    if byte & 0xc0 != 0 {
+        v.extend(Rule::SubscribeReservedBits.violation(
+            version,
+            format!("SUBSCRIBE options byte for `{t}` is 0x{byte:02x}; bits 7-6 are reserved"),
+        ));
+    }
+    if byte & 0x03 == 3 {
+        v.extend(Rule::SubscribeOptionValue.violation(
+            version,
+            format!("SUBSCRIBE options for `{t}` request Maximum QoS 3"),
+        ));
+    }
+    if filter.retain_handling == 3 {
+        v.extend(Rule::SubscribeOptionValue.violation(
+            version,
+            format!("SUBSCRIBE options for `{t}` have Retain Handling 3"),
+        ));
+    }
+    if filter.no_local && t.starts_with("$share/") {
+        v.extend(Rule::NoLocalShared.violation(
+            version,
+            format!("SUBSCRIBE sets No Local on the shared subscription `{t}`"),
+        ));
+    }
+    filter
 }
 
 #[cfg(test)]
@@ -102,16 +206,8 @@ mod tests {
     fn vectors() {
         let p = Packet::Subscribe(Subscribe {
             id: 10,
-            filters: vec![
-                Filter {
-                    topic: "a/#".into(),
-                    qos: 1,
-                },
-                Filter {
-                    topic: "b".into(),
-                    qos: 2,
-                },
-            ],
+            properties: Properties::default(),
+            filters: vec![Filter::new("a/#", 1), Filter::new("b", 2)],
         });
         let bytes = [
             0x82, 0x0c, 0x00, 0x0a, 0x00, 0x03, b'a', b'/', b'#', 0x01, 0x00, 0x01, b'b', 0x02,

@@ -39,9 +39,11 @@ pub fn validate_pattern(value: &Value) -> Result<(), String> {
     let Value::Object(known) = serde_json::to_value(&template).map_err(|e| e.to_string())? else {
         return Err("internal: packet did not serialize to a map".into());
     };
+    let extra = optional_fields(ty);
     for key in map.keys() {
-        if !known.contains_key(key) {
-            let names: Vec<&str> = known.keys().map(String::as_str).collect();
+        if !known.contains_key(key) && !extra.contains(&key.as_str()) {
+            let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
+            names.extend(extra.iter().filter(|f| !known.contains_key(**f)));
             return Err(format!(
                 "`{ty}` has no field `{key}` (fields: {})",
                 names.join(", ")
@@ -74,9 +76,25 @@ pub fn normalize_pattern(pattern: &Value) -> Value {
     p
 }
 
+/// The fields of a packet type that a default packet does not serialize (5.0 reason codes,
+/// properties and subscription options, which are skipped when absent).
+fn optional_fields(ty: &str) -> &'static [&'static str] {
+    match ty {
+        "connect" | "publish" | "subscribe" | "suback" | "unsubscribe" => &["properties"],
+        "connack" => &["code", "reason", "properties"],
+        "puback" | "pubrec" | "pubrel" | "pubcomp" | "disconnect" | "auth" => {
+            &["reason", "properties"]
+        }
+        "unsuback" => &["reasons", "properties"],
+        _ => &[],
+    }
+}
+
 fn default_of(ty: &str) -> Option<Packet> {
     let minimal = match ty {
-        "connect" | "pingreq" | "pingresp" | "disconnect" => serde_json::json!({"type": ty}),
+        "connect" | "pingreq" | "pingresp" | "disconnect" | "auth" => {
+            serde_json::json!({"type": ty})
+        }
         "connack" => serde_json::json!({"type": ty, "code": "accepted"}),
         "publish" => serde_json::json!({"type": ty, "topic": "t", "id": 1, "qos": 1}),
         "puback" | "pubrec" | "pubrel" | "pubcomp" | "unsuback" => {
@@ -135,5 +153,16 @@ mod tests {
                 .contains("no field `idd`")
         );
         assert!(validate_pattern(&json!({"type": "nope"})).is_err());
+        // 5.0 fields are known although a default packet does not serialize them.
+        for p in [
+            json!({"type": "connack", "reason": "success", "properties": {}}),
+            json!({"type": "puback", "id": 7, "reason": "success"}),
+            json!({"type": "unsuback", "reasons": ["success"]}),
+            json!({"type": "disconnect", "reason": "server_shutting_down"}),
+            json!({"type": "auth", "reason": "continue_authentication"}),
+        ] {
+            assert!(validate_pattern(&p).is_ok(), "{p}");
+        }
+        assert!(validate_pattern(&json!({"type": "pingresp", "reason": 0})).is_err());
     }
 }

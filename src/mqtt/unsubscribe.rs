@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Version;
 use super::error::EncodeError;
+use super::packet::PacketType;
+use super::properties::{Properties, Site};
 use super::rules::Rule;
 use super::wire::{Reader, put_prefixed, put_u16, text, truncated};
 use crate::violation::Violation;
@@ -14,14 +16,24 @@ use crate::violation::Violation;
 pub struct Unsubscribe {
     /// Packet identifier.
     pub id: u16,
+    /// 5.0 properties.
+    #[serde(default, skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
     /// Topic filters in order.
     pub topics: Vec<String>,
 }
 
 impl Unsubscribe {
     /// Writes the variable header and payload; returns the fixed-header flags.
-    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    pub(crate) fn encode_body(
+        &self,
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         put_u16(out, self.id);
+        if version == Version::V5 {
+            self.properties.encode(out)?;
+        }
         for topic in &self.topics {
             put_prefixed(out, topic.as_bytes(), "topics")?;
         }
@@ -47,6 +59,12 @@ impl Unsubscribe {
                     .violation(version, "UNSUBSCRIBE has packet identifier 0"),
             );
         }
+        let properties = match version {
+            Version::V311 => Properties::default(),
+            Version::V5 => {
+                Properties::decode(r, Site::Packet(PacketType::Unsubscribe), version, v)?
+            }
+        };
         let mut topics = Vec::new();
         while r.remaining() > 0 {
             let bytes = r.prefixed().ok_or_else(|| {
@@ -63,7 +81,11 @@ impl Unsubscribe {
                 Rule::UnsubscribeHasFilter.violation(version, "UNSUBSCRIBE has no topic filter"),
             );
         }
-        Ok(Self { id, topics })
+        Ok(Self {
+            id,
+            properties,
+            topics,
+        })
     }
 }
 
@@ -77,6 +99,7 @@ mod tests {
     fn vectors() {
         let p = Packet::Unsubscribe(Unsubscribe {
             id: 11,
+            properties: Properties::default(),
             topics: vec!["a/#".into(), "b".into()],
         });
         let bytes = [

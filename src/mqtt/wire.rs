@@ -60,6 +60,17 @@ pub(crate) fn read_remaining_length(bytes: &[u8]) -> RemainingLength {
     }
 }
 
+/// Result of reading a variable byte integer inside a packet body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vbi {
+    /// The body ends inside the integer.
+    Truncated,
+    /// The fourth byte still has its continuation bit set.
+    Overlong,
+    /// The value, and whether it used the fewest bytes.
+    Value { value: u32, minimal: bool },
+}
+
 /// A cursor over the bytes of one packet body; every read is bounds-checked.
 #[derive(Debug)]
 pub(crate) struct Reader<'a> {
@@ -84,6 +95,12 @@ impl<'a> Reader<'a> {
         Some(byte)
     }
 
+    /// A big-endian four-byte integer.
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        let bytes: [u8; 4] = self.take(4)?.try_into().ok()?;
+        Some(u32::from_be_bytes(bytes))
+    }
+
     /// A big-endian two-byte integer.
     pub(crate) fn u16(&mut self) -> Option<u16> {
         let bytes: [u8; 2] = self.take(2)?.try_into().ok()?;
@@ -101,6 +118,21 @@ impl<'a> Reader<'a> {
     pub(crate) fn prefixed(&mut self) -> Option<&'a [u8]> {
         let len = self.u16()?;
         self.take(usize::from(len))
+    }
+
+    /// A variable byte integer (5.0 section 1.5.5).
+    pub(crate) fn vbi(&mut self) -> Vbi {
+        match read_remaining_length(self.buf) {
+            RemainingLength::Incomplete => Vbi::Truncated,
+            RemainingLength::Overlong => Vbi::Overlong,
+            RemainingLength::Complete { value, size } => {
+                self.buf = self.buf.get(size..).unwrap_or_default();
+                Vbi::Value {
+                    value: value as u32,
+                    minimal: size == remaining_length_size(value),
+                }
+            }
+        }
     }
 
     /// Everything not read yet.

@@ -127,10 +127,10 @@ fn first_packet(
         if shared.has(MqttFault::NoConnackOnBadLevel) {
             return refuse;
         }
-        let send = vec![Packet::Connack(Connack {
-            session_present: false,
-            code: ConnectReturnCode::UnacceptableProtocolVersion,
-        })];
+        let send = vec![Packet::Connack(Connack::v311(
+            false,
+            ConnectReturnCode::UnacceptableProtocolVersion,
+        ))];
         return (
             Reaction {
                 send,

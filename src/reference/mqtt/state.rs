@@ -11,7 +11,7 @@ use super::fault::MqttFault;
 use crate::mqtt::topic;
 use crate::mqtt::{
     Ack, Connack, Connect, ConnectReturnCode, Packet, Payload, Publish, Suback, SubackReturnCode,
-    Version, Will,
+    Unsuback, Version, Will,
 };
 
 /// Identifies one network connection.
@@ -78,6 +78,7 @@ impl Message {
             topic: self.topic.clone(),
             id,
             payload: self.payload.clone(),
+            ..Publish::default()
         })
     }
 }
@@ -229,7 +230,7 @@ impl Session {
         for (&id, flight) in flights {
             let packet = match &flight.waiting {
                 Waiting::Publish(msg) => msg.packet(Some(id), true),
-                Waiting::Pubcomp => Packet::Pubrel(Ack { id }),
+                Waiting::Pubcomp => Packet::Pubrel(Ack::new(id)),
             };
             post(conns, conn, packet, out);
         }
@@ -311,10 +312,10 @@ impl Shared {
         if connect.client_id.is_empty() && !connect.clean_session {
             // MQTT-3.1.3-8.
             return Reaction {
-                send: vec![Packet::Connack(Connack {
-                    session_present: false,
-                    code: ConnectReturnCode::IdentifierRejected,
-                })],
+                send: vec![Packet::Connack(Connack::v311(
+                    false,
+                    ConnectReturnCode::IdentifierRejected,
+                ))],
                 then: Then::Close { graceful: true },
             };
         }
@@ -364,10 +365,10 @@ impl Shared {
                 dead: false,
             },
         );
-        let mut send = vec![Packet::Connack(Connack {
+        let mut send = vec![Packet::Connack(Connack::v311(
             session_present,
-            code: ConnectReturnCode::Accepted,
-        })];
+            ConnectReturnCode::Accepted,
+        ))];
         let mut out = Post {
             current: conn_id,
             direct: &mut send,
@@ -412,16 +413,16 @@ impl Shared {
                         } else {
                             id
                         };
-                        out.direct.push(Packet::Puback(Ack { id }));
+                        out.direct.push(Packet::Puback(Ack::new(id)));
                     }
-                    2 => out.direct.push(Packet::Pubrec(Ack { id })),
+                    2 => out.direct.push(Packet::Pubrec(Ack::new(id))),
                     _ => {}
                 }
                 if fresh {
                     self.publish(st, p.topic, p.payload, qos, p.retain, &mut out);
                 }
             }
-            Packet::Puback(Ack { id }) => {
+            Packet::Puback(Ack { id, .. }) => {
                 let Some(session) = st.sessions.get_mut(&client_id) else {
                     return Reaction::close(false);
                 };
@@ -435,7 +436,7 @@ impl Shared {
                     session.pump(&st.conns, &mut out);
                 }
             }
-            Packet::Pubrec(Ack { id }) => {
+            Packet::Pubrec(Ack { id, .. }) => {
                 let Some(session) = st.sessions.get_mut(&client_id) else {
                     return Reaction::close(false);
                 };
@@ -446,17 +447,17 @@ impl Shared {
                     };
                     if qos2 {
                         flight.waiting = Waiting::Pubcomp;
-                        out.direct.push(Packet::Pubrel(Ack { id }));
+                        out.direct.push(Packet::Pubrel(Ack::new(id)));
                     }
                 }
             }
-            Packet::Pubrel(Ack { id }) => {
+            Packet::Pubrel(Ack { id, .. }) => {
                 if let Some(session) = st.sessions.get_mut(&client_id) {
                     session.incoming_qos2.remove(&id);
                 }
-                out.direct.push(Packet::Pubcomp(Ack { id }));
+                out.direct.push(Packet::Pubcomp(Ack::new(id)));
             }
-            Packet::Pubcomp(Ack { id }) => {
+            Packet::Pubcomp(Ack { id, .. }) => {
                 let Some(session) = st.sessions.get_mut(&client_id) else {
                     return Reaction::close(false);
                 };
@@ -492,8 +493,7 @@ impl Shared {
                     reasons.push(SubackReturnCode::granted(qos));
                     granted.push((f.topic, qos));
                 }
-                out.direct
-                    .push(Packet::Suback(Suback { id: s.id, reasons }));
+                out.direct.push(Packet::Suback(Suback::new(s.id, reasons)));
                 // MQTT-3.3.1-6 / -8: retained messages for the new subscriptions, with RETAIN 1.
                 for (filter, qos) in granted {
                     for (name, r) in &st.retained {
@@ -515,14 +515,14 @@ impl Shared {
                         session.subscriptions.remove(t);
                     }
                 }
-                out.direct.push(Packet::Unsuback(Ack { id: u.id }));
+                out.direct.push(Packet::Unsuback(Unsuback::new(u.id)));
             }
             Packet::Pingreq {} => {
                 if !self.has(MqttFault::NoPingresp) {
                     out.direct.push(Packet::Pingresp {});
                 }
             }
-            Packet::Disconnect {} => {
+            Packet::Disconnect(_) => {
                 // MQTT-3.14.4-3: a DISCONNECT discards the will.
                 let graceful = !self.has(MqttFault::WillOnDisconnect);
                 return Reaction::close(graceful);
@@ -530,7 +530,11 @@ impl Shared {
             // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
             Packet::Connect(_) => return Reaction::close(false),
             // Server-only packets from a client; reached only when violations are ignored.
-            Packet::Connack(_) | Packet::Suback(_) | Packet::Unsuback(_) | Packet::Pingresp {} => {}
+            Packet::Connack(_)
+            | Packet::Suback(_)
+            | Packet::Unsuback(_)
+            | Packet::Pingresp {}
+            | Packet::Auth(_) => {}
         }
         Reaction::reply(send)
     }

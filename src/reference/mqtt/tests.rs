@@ -12,8 +12,8 @@ use super::link::Link;
 use super::{BrokerConfig, BrokerHandle, MqttFault, start};
 use crate::mqtt::codec::{Decoded, Decoder, Direction};
 use crate::mqtt::{
-    Ack, Connack, Connect, ConnectReturnCode, Filter, Packet, Payload, Publish, Rule,
-    SubackReturnCode, Subscribe, Unsubscribe, Version, Will, encode,
+    Ack, Connack, Connect, ConnectReturnCode, Disconnect, Filter, Packet, Payload, Publish, Rule,
+    SubackReturnCode, Subscribe, Unsuback, Unsubscribe, Version, Will, encode,
 };
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -129,12 +129,10 @@ impl Client {
     async fn subscribe(&mut self, id: u16, filters: &[(&str, u8)]) -> Vec<SubackReturnCode> {
         self.send(Packet::Subscribe(Subscribe {
             id,
+            properties: Default::default(),
             filters: filters
                 .iter()
-                .map(|&(topic, qos)| Filter {
-                    topic: topic.into(),
-                    qos,
-                })
+                .map(|&(topic, qos)| Filter::new(topic, qos))
                 .collect(),
         }))
         .await;
@@ -142,6 +140,9 @@ impl Client {
             Packet::Suback(s) => {
                 assert_eq!(s.id, id);
                 s.reasons
+                    .into_iter()
+                    .map(|c| SubackReturnCode::from_byte(c.to_byte()))
+                    .collect()
             }
             other => panic!("expected SUBACK, got {other:?}"),
         }
@@ -163,14 +164,12 @@ fn publish(topic: &str, qos: u8, id: Option<u16>, payload: &str, retain: bool) -
         topic: topic.into(),
         id,
         payload: payload.into(),
+        ..Publish::default()
     })
 }
 
 fn accepted(session_present: bool) -> Connack {
-    Connack {
-        session_present,
-        code: ConnectReturnCode::Accepted,
-    }
+    Connack::v311(session_present, ConnectReturnCode::Accepted)
 }
 
 // ---- connection rules ----
@@ -206,10 +205,10 @@ async fn unsupported_level_gets_connack_0x01_then_close() {
         .await;
         assert_eq!(
             c.recv().await,
-            Packet::Connack(Connack {
-                session_present: false,
-                code: ConnectReturnCode::UnacceptableProtocolVersion
-            })
+            Packet::Connack(Connack::v311(
+                false,
+                ConnectReturnCode::UnacceptableProtocolVersion
+            ))
         );
         c.expect_closed().await;
     }
@@ -223,7 +222,10 @@ async fn unsupported_level_gets_connack_0x01_then_close() {
     let Packet::Connack(connack) = c.recv().await else {
         panic!()
     };
-    assert_eq!(connack.code, ConnectReturnCode::UnacceptableProtocolVersion);
+    assert_eq!(
+        connack.code.unwrap(),
+        ConnectReturnCode::UnacceptableProtocolVersion
+    );
     c.expect_closed().await;
 }
 
@@ -254,7 +256,7 @@ async fn empty_client_id() {
     let b = broker(&[]).await;
     let mut c = Client::tcp(&b).await;
     let connack = c.handshake("", false).await;
-    assert_eq!(connack.code, ConnectReturnCode::IdentifierRejected);
+    assert_eq!(connack.code.unwrap(), ConnectReturnCode::IdentifierRejected);
     assert!(!connack.session_present);
     c.expect_closed().await;
     let (mut c, connack) = Client::connect(&b, "", true).await;
@@ -355,28 +357,25 @@ async fn delivery_uses_minimum_qos_and_fresh_ids() {
     let (mut publ, _) = Client::connect(&b, "pub", true).await;
 
     publ.send(publish("t/x", 2, Some(9), "two", false)).await;
-    assert_eq!(publ.recv().await, Packet::Pubrec(Ack { id: 9 }));
+    assert_eq!(publ.recv().await, Packet::Pubrec(Ack::new(9)));
     let got = sub.expect_publish().await;
     assert_eq!((got.qos, got.retain, got.dup), (1, false, false));
     assert_eq!(got.payload, Payload::from("two"));
     let id = got.id.expect("QoS 1 has an id");
     assert_ne!(id, 0);
-    sub.send(Packet::Puback(Ack { id })).await;
+    sub.send(Packet::Puback(Ack::new(id))).await;
 
     publ.send(publish("t/y", 0, None, "zero", false)).await;
     let got = sub.expect_publish().await;
     assert_eq!((got.qos, got.id), (0, None));
 
     publ.send(publish("t/z", 1, Some(3), "one", false)).await;
-    assert_eq!(publ.recv().await, Packet::Puback(Ack { id: 3 }));
+    assert_eq!(publ.recv().await, Packet::Puback(Ack::new(3)));
     let got = sub.expect_publish().await;
     assert_eq!(got.qos, 1);
-    sub.send(Packet::Puback(Ack {
-        id: got.id.unwrap(),
-    }))
-    .await;
-    publ.send(Packet::Pubrel(Ack { id: 9 })).await;
-    assert_eq!(publ.recv().await, Packet::Pubcomp(Ack { id: 9 }));
+    sub.send(Packet::Puback(Ack::new(got.id.unwrap()))).await;
+    publ.send(Packet::Pubrel(Ack::new(9))).await;
+    assert_eq!(publ.recv().await, Packet::Pubcomp(Ack::new(9)));
     sub.expect_silence().await;
 }
 
@@ -388,28 +387,28 @@ async fn qos2_is_delivered_exactly_once() {
     let (mut publ, _) = Client::connect(&b, "pub2", true).await;
 
     publ.send(publish("q2", 2, Some(7), "once", false)).await;
-    assert_eq!(publ.recv().await, Packet::Pubrec(Ack { id: 7 }));
+    assert_eq!(publ.recv().await, Packet::Pubrec(Ack::new(7)));
     // The sender re-sends before PUBREL (DUP 1): PUBREC again, no second delivery.
     let mut again = publish("q2", 2, Some(7), "once", false);
     if let Packet::Publish(p) = &mut again {
         p.dup = true;
     }
     publ.send(again).await;
-    assert_eq!(publ.recv().await, Packet::Pubrec(Ack { id: 7 }));
-    publ.send(Packet::Pubrel(Ack { id: 7 })).await;
-    assert_eq!(publ.recv().await, Packet::Pubcomp(Ack { id: 7 }));
+    assert_eq!(publ.recv().await, Packet::Pubrec(Ack::new(7)));
+    publ.send(Packet::Pubrel(Ack::new(7))).await;
+    assert_eq!(publ.recv().await, Packet::Pubcomp(Ack::new(7)));
 
     let got = sub.expect_publish().await;
     assert_eq!(got.qos, 2);
     let id = got.id.unwrap();
-    sub.send(Packet::Pubrec(Ack { id })).await;
-    assert_eq!(sub.recv().await, Packet::Pubrel(Ack { id }));
-    sub.send(Packet::Pubcomp(Ack { id })).await;
+    sub.send(Packet::Pubrec(Ack::new(id))).await;
+    assert_eq!(sub.recv().await, Packet::Pubrel(Ack::new(id)));
+    sub.send(Packet::Pubcomp(Ack::new(id))).await;
     sub.expect_silence().await;
 
     // After PUBCOMP the same id is a new publication.
     publ.send(publish("q2", 2, Some(7), "twice", false)).await;
-    assert_eq!(publ.recv().await, Packet::Pubrec(Ack { id: 7 }));
+    assert_eq!(publ.recv().await, Packet::Pubrec(Ack::new(7)));
     assert_eq!(sub.expect_publish().await.payload, Payload::from("twice"));
 }
 
@@ -418,7 +417,7 @@ async fn retained_set_delivered_and_cleared() {
     let b = broker(&[]).await;
     let (mut publ, _) = Client::connect(&b, "rp", true).await;
     publ.send(publish("r/t", 1, Some(1), "hello", true)).await;
-    assert_eq!(publ.recv().await, Packet::Puback(Ack { id: 1 }));
+    assert_eq!(publ.recv().await, Packet::Puback(Ack::new(1)));
 
     let (mut sub, _) = Client::connect(&b, "rs", true).await;
     sub.subscribe(1, &[("r/#", 0)]).await;
@@ -447,11 +446,12 @@ async fn unsubscribe_stops_delivery() {
     let (mut c, _) = Client::connect(&b, "u", true).await;
     c.subscribe(1, &[("u/t", 0)]).await;
     c.send(Packet::Unsubscribe(Unsubscribe {
+        properties: Default::default(),
         id: 2,
         topics: vec!["u/t".into(), "never/subscribed".into()],
     }))
     .await;
-    assert_eq!(c.recv().await, Packet::Unsuback(Ack { id: 2 }));
+    assert_eq!(c.recv().await, Packet::Unsuback(Unsuback::new(2)));
     c.send(publish("u/t", 0, None, "x", false)).await;
     c.expect_silence().await;
 }
@@ -479,6 +479,7 @@ async fn will_client(b: &BrokerHandle, id: &str) -> Client {
             payload: "bye".into(),
             qos: 1,
             retain: false,
+            properties: Default::default(),
         }),
         ..Connect::default()
     }))
@@ -498,13 +499,10 @@ async fn will_is_published_on_abnormal_close_only() {
     let got = sub.expect_publish().await;
     assert_eq!((got.topic.as_str(), got.qos), ("will/x", 1));
     assert_eq!(got.payload, Payload::from("bye"));
-    sub.send(Packet::Puback(Ack {
-        id: got.id.unwrap(),
-    }))
-    .await;
+    sub.send(Packet::Puback(Ack::new(got.id.unwrap()))).await;
 
     let mut polite = will_client(&b, "w2").await;
-    polite.send(Packet::Disconnect {}).await;
+    polite.send(Packet::Disconnect(Disconnect::default())).await;
     polite.expect_closed().await;
     sub.expect_silence().await;
 }
@@ -517,13 +515,13 @@ async fn persistent_session_keeps_subscriptions_and_queues() {
     let (mut c, connack) = Client::connect(&b, "p1", false).await;
     assert_eq!(connack, accepted(false));
     c.subscribe(1, &[("ps/t", 1)]).await;
-    c.send(Packet::Disconnect {}).await;
+    c.send(Packet::Disconnect(Disconnect::default())).await;
     c.expect_closed().await;
 
     let (mut publ, _) = Client::connect(&b, "pp", true).await;
     publ.send(publish("ps/t", 1, Some(1), "queued", false))
         .await;
-    assert_eq!(publ.recv().await, Packet::Puback(Ack { id: 1 }));
+    assert_eq!(publ.recv().await, Packet::Puback(Ack::new(1)));
     publ.send(publish("ps/t", 0, None, "lost", false)).await;
     publ.send(Packet::Pingreq {}).await;
     assert_eq!(publ.recv().await, Packet::Pingresp {});
@@ -533,10 +531,7 @@ async fn persistent_session_keeps_subscriptions_and_queues() {
     let got = c.expect_publish().await;
     assert_eq!(got.payload, Payload::from("queued"));
     assert_eq!(got.qos, 1);
-    c.send(Packet::Puback(Ack {
-        id: got.id.unwrap(),
-    }))
-    .await;
+    c.send(Packet::Puback(Ack::new(got.id.unwrap()))).await;
     c.expect_silence().await;
     drop(c);
 
@@ -606,10 +601,8 @@ async fn websocket_answers_mqtt_and_reassembles_packets() {
     let mut both = encode(
         &Packet::Subscribe(Subscribe {
             id: 1,
-            filters: vec![Filter {
-                topic: "w/t".into(),
-                qos: 0,
-            }],
+            properties: Default::default(),
+            filters: vec![Filter::new("w/t", 0)],
         }),
         Version::V311,
     )
@@ -703,7 +696,7 @@ async fn fault_wrong_puback_id() {
     let b = broker(&[MqttFault::WrongPubackId]).await;
     let (mut c, _) = Client::connect(&b, "f", true).await;
     c.send(publish("f/t", 1, Some(7), "x", false)).await;
-    assert_eq!(c.recv().await, Packet::Puback(Ack { id: 8 }));
+    assert_eq!(c.recv().await, Packet::Puback(Ack::new(8)));
 }
 
 #[tokio::test]
@@ -786,7 +779,7 @@ async fn fault_will_on_disconnect() {
     let (mut sub, _) = Client::connect(&b, "fs", true).await;
     sub.subscribe(1, &[("will/#", 0)]).await;
     let mut polite = will_client(&b, "fw").await;
-    polite.send(Packet::Disconnect {}).await;
+    polite.send(Packet::Disconnect(Disconnect::default())).await;
     polite.expect_closed().await;
     assert_eq!(sub.expect_publish().await.topic, "will/x");
 }
