@@ -143,7 +143,7 @@ pub struct RunArgs {
     /// Cases to run.
     #[command(flatten)]
     pub selection: Selection,
-    /// Target: mqtt://, mqtts://, ws://, wss:// URL, a profile file, or `builtin`.
+    /// Target: mqtt://, mqtts://, ws://, wss:// URL, a profile file, `builtin`, or `builtin:ws` (the built-in target with MQTT over WebSocket).
     #[arg(long, short = 't', value_name = "URL|PROFILE")]
     pub target: Option<String>,
     /// Protocol of a ws:// or wss:// target when the path does not tell.

@@ -119,6 +119,11 @@ impl Reference {
             .expect("socket address is a valid URL")
     }
 
+    /// The MQTT-over-WebSocket endpoint.
+    pub fn mqtt_ws_endpoint(&self) -> Endpoint {
+        Endpoint::parse(&self.mqtt_ws_url()).expect("socket address is a valid URL")
+    }
+
     /// The MQTT-over-WebSocket URL.
     pub fn mqtt_ws_url(&self) -> String {
         format!("ws://{}/mqtt", self.mqtt.ws_addr)

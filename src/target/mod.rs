@@ -178,7 +178,7 @@ impl Target {
                         .into(),
                 ));
             }
-            return Self::builtin(opts).await;
+            return Self::builtin(opts, profile::is_builtin_ws(spec)).await;
         }
         let as_path = Path::new(spec);
         if spec.ends_with(".yaml") || spec.ends_with(".yml") || as_path.is_file() {
@@ -239,19 +239,25 @@ impl Target {
         Ok(target)
     }
 
-    async fn builtin(opts: &TargetOptions) -> Result<Target, TargetError> {
+    /// The built-in target; `mqtt_over_ws` makes its MQTT endpoint the WebSocket one.
+    async fn builtin(opts: &TargetOptions, mqtt_over_ws: bool) -> Result<Target, TargetError> {
         let reference = crate::reference::Reference::start(&opts.faults)
             .await
             .map_err(|e| TargetError::Builtin(e.to_string()))?;
+        let base = if mqtt_over_ws { "reference-ws" } else { "reference" };
         let name = if opts.faults.is_empty() {
-            "reference".to_string()
+            base.to_string()
         } else {
-            format!("reference+{}", opts.faults.join("+"))
+            format!("{base}+{}", opts.faults.join("+"))
         };
         Ok(Target {
             name,
             mqtt: Some(MqttTarget {
-                endpoint: reference.mqtt_endpoint(),
+                endpoint: if mqtt_over_ws {
+                    reference.mqtt_ws_endpoint()
+                } else {
+                    reference.mqtt_endpoint()
+                },
                 credentials: None,
             }),
             xmpp: Some(XmppTarget {
@@ -298,7 +304,7 @@ impl Target {
                     "--domain applies to XMPP URL targets; profile `{name}` is the built-in target"
                 )));
             }
-            let mut t = Self::builtin(opts).await?;
+            let mut t = Self::builtin(opts, profile::is_builtin_ws(&url)).await?;
             t.name = name.clone();
             t.deviations = profile.deviations();
             t.capabilities = profile.capabilities()?;

@@ -279,5 +279,10 @@ fn glob_words(e: &globset::Error) -> String {
 
 /// Whether a profile URL means the built-in target.
 pub fn is_builtin(url: &str) -> bool {
-    url == "builtin:" || url == "builtin"
+    url == "builtin:" || url == "builtin" || is_builtin_ws(url)
+}
+
+/// Whether `url` names the built-in target with MQTT over WebSocket (`builtin:ws`).
+pub fn is_builtin_ws(url: &str) -> bool {
+    url == "builtin:ws"
 }
