@@ -217,9 +217,12 @@ pub struct ConnectStep {
     /// Password.
     #[serde(default, deserialize_with = "strict_text")]
     pub password: Option<String>,
-    /// Will message as a packet-field map (`topic`, `payload`, `qos`, `retain`).
+    /// Will message as a packet-field map (`topic`, `payload`, `qos`, `retain`; 5.0: `properties`).
     #[serde(default)]
     pub will: Option<serde_json::Value>,
+    /// MQTT 5.0 CONNECT properties as a map (`session_expiry_interval: 60`, ...).
+    #[serde(default)]
+    pub properties: Option<serde_json::Value>,
     /// CONNACK pattern to expect instead of `accepted`.
     #[serde(default)]
     pub expect: Option<serde_json::Value>,

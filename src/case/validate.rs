@@ -134,15 +134,15 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
         (Protocol::Mqtt, None) => {
             return Err(cx.err(
                 &doc.id,
-                "field `version` is required for MQTT cases (\"3.1.1\")",
+                "field `version` is required for MQTT cases (\"3.1.1\" or \"5.0\")",
             ));
         }
-        (Protocol::Mqtt, Some(v)) if v.value == "3.1.1" => Some(v.value.clone()),
+        (Protocol::Mqtt, Some(v)) if v.value == "3.1.1" || v.value == "5.0" => Some(v.value.clone()),
         (Protocol::Mqtt, Some(v)) => {
             return Err(cx.err(
                 v,
                 format!(
-                    "field `version`: `{}` is not supported; expected \"3.1.1\"",
+                    "field `version`: `{}` is not supported; expected \"3.1.1\" or \"5.0\"",
                     v.value
                 ),
             ));
@@ -325,6 +325,19 @@ fn check_step(
                     err(format!(
                         "`connect`: {}",
                         packet_problem(w, "will", &m, crate::mqtt::template::validate_will)
+                    ))
+                })?;
+            }
+            if let Some(p) = &c.0.properties {
+                crate::mqtt::template::validate_connect_properties(p).map_err(|m| {
+                    err(format!(
+                        "`connect`: {}",
+                        packet_problem(
+                            p,
+                            "properties",
+                            &m,
+                            crate::mqtt::template::validate_connect_properties
+                        )
                     ))
                 })?;
             }
