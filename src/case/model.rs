@@ -370,6 +370,9 @@ pub struct ExpectStep {
     /// Every field counts, not just the listed ones.
     #[serde(default)]
     pub exact: bool,
+    /// `xml` only: children must appear in the pattern's order (default: any order).
+    #[serde(default)]
+    pub ordered: bool,
     /// Statements this check verifies.
     #[serde(default)]
     pub spec: Vec<String>,

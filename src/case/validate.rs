@@ -365,6 +365,12 @@ fn check_step(
                 crate::xmpp::template::validate_pattern(x)
                     .map_err(|m| err(format!("`expect`: field `xml`: {m}")))?;
             }
+            if e.ordered && e.xml.is_none() {
+                return Err(err(
+                    "`expect`: field `ordered` applies to `xml` patterns only (MQTT `packet` lists always match in order)"
+                        .to_string(),
+                ));
+            }
             if let Some(b) = &e.bytes {
                 only(Protocol::Mqtt, "expect.bytes")?;
                 parse_hex(b).map_err(|m| err(format!("`expect`: field `bytes`: {m}")))?;
