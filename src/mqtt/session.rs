@@ -22,7 +22,8 @@ use crate::seam::{
     Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
-use crate::transport::Endpoint;
+use crate::capability::Learned;
+use crate::transport::{ConnectOptions, Endpoint};
 use crate::vars::{Vars, scalar_text};
 use crate::violation::Violation;
 
@@ -332,6 +333,90 @@ impl Protocol for MqttProtocol {
             credentials: target.mqtt.as_ref().and_then(|t| t.credentials.clone()),
         }))
     }
+
+    /// Connects once with MQTT 5.0 and reads the CONNACK: a refusal of the protocol version
+    /// means no `mqtt5`; the CONNACK properties tell retain, QoS 2, wildcard, subscription
+    /// identifier, shared subscription and topic alias support. Anything else learns nothing.
+    async fn probe(
+        &self,
+        target: &Target,
+        connect: &ConnectOptions,
+        deadline: Instant,
+    ) -> Result<Learned, Failure> {
+        let Some(mqtt) = &target.mqtt else {
+            return Ok(Learned::default());
+        };
+        let env = LinkEnv {
+            transcript: crate::seam::transcript::Transcript::new(),
+            case_id: "probe".into(),
+            hook: None,
+            connect: connect.clone(),
+        };
+        let link = Link::open(
+            &mqtt.endpoint,
+            &env,
+            "probe",
+            "mqtt",
+            Rule::WsSubprotocol.id(Version::V5).unwrap_or_default(),
+            MqttCodec::new(Version::V5),
+        )
+        .await?;
+        let mut actor = MqttActor {
+            link,
+            client_id: format!("wcprobe{}", std::process::id()),
+            version: Version::V5,
+            retained: BTreeSet::new(),
+            credentials: mqtt.credentials.clone(),
+            last_connack: None,
+        };
+        let step = ConnectStep {
+            actor: "probe".into(),
+            expect: Some(json!({"type": "connack"})),
+            ..ConnectStep::default()
+        };
+        let mut vars = Vars::new();
+        let answer = actor.connect_macro(&step, &mut vars, deadline).await;
+        let learned = match (answer, actor.last_connack.take()) {
+            (Ok(()), Some(c)) => learned_from_connack(&c),
+            (_, _) => Learned::default(),
+        };
+        actor.link.abort();
+        Ok(learned)
+    }
+}
+
+/// What a CONNACK to a 5.0 CONNECT says about the server's capabilities.
+fn learned_from_connack(c: &crate::mqtt::Connack) -> Learned {
+    use crate::capability::Capability as C;
+    let mut caps = std::collections::BTreeMap::new();
+    let refused_version = match (c.code, c.reason) {
+        (Some(ConnectReturnCode::UnacceptableProtocolVersion), _) => true,
+        (_, Some(r)) => r.to_byte() == 0x84,
+        _ => false,
+    };
+    if refused_version {
+        caps.insert(C::Mqtt5, false);
+        return Learned {
+            capabilities: caps,
+            from: "CONNACK",
+        };
+    }
+    if c.reason.is_none_or(|r| r.to_byte() != 0) {
+        return Learned::default();
+    }
+    let p = &c.properties;
+    caps.insert(C::Mqtt5, true);
+    let flag = |v: Option<u8>| v != Some(0);
+    caps.insert(C::Retain, flag(p.retain_available));
+    caps.insert(C::Wildcards, flag(p.wildcard_subscription_available));
+    caps.insert(C::SubscriptionIds, flag(p.subscription_identifier_available));
+    caps.insert(C::SharedSubscriptions, flag(p.shared_subscription_available));
+    caps.insert(C::Qos2, p.maximum_qos.is_none());
+    caps.insert(C::TopicAlias, p.topic_alias_maximum.is_some_and(|m| m > 0));
+    Learned {
+        capabilities: caps,
+        from: "CONNACK",
+    }
 }
 
 /// An MQTT case between set-up and cleanup.
@@ -369,6 +454,7 @@ impl CaseState for MqttCase {
             version: self.version,
             retained: BTreeSet::new(),
             credentials: self.credentials.clone(),
+            last_connack: None,
         }))
     }
 
@@ -424,6 +510,7 @@ impl MqttCase {
             version: self.version,
             retained: BTreeSet::new(),
             credentials: self.credentials.clone(),
+            last_connack: None,
         };
         let mut vars = Vars::new();
         let step = ConnectStep {
@@ -470,6 +557,8 @@ struct MqttActor {
     retained: BTreeSet<String>,
     /// The target's credentials: used by a `connect` that names neither user nor password.
     credentials: Option<MqttCredentials>,
+    /// The CONNACK the last `connect` macro received.
+    last_connack: Option<crate::mqtt::Connack>,
 }
 
 impl MqttActor {
@@ -626,6 +715,7 @@ impl MqttActor {
         let Packet::Connack(c) = &connack else {
             return Ok(());
         };
+        self.last_connack = Some(c.clone());
         if let Some(assigned) = &c.properties.assigned_client_identifier {
             vars.set(format!("{}.assigned_client_id", step.actor), assigned.clone());
         }
