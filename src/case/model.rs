@@ -275,6 +275,9 @@ impl FromActor for LoginStep {
 pub struct DisconnectStep {
     /// Who disconnects.
     pub actor: String,
+    /// Drop the connection without a goodbye (MQTT: no DISCONNECT), as a crashed client would.
+    #[serde(default)]
+    pub abrupt: bool,
     /// Statements the closing checks verify.
     #[serde(default)]
     pub spec: Vec<String>,
@@ -373,6 +376,10 @@ pub struct ExpectStep {
     /// `xml` only: children must appear in the pattern's order (default: any order).
     #[serde(default)]
     pub ordered: bool,
+    /// When set, an unmet expectation ends the case as skipped (not applicable) for this reason:
+    /// for a legal server choice the rest of the case depends on (a lower granted QoS).
+    #[serde(default)]
+    pub skip_unless: Option<String>,
     /// Statements this check verifies.
     #[serde(default)]
     pub spec: Vec<String>,
