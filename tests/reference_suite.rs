@@ -30,7 +30,9 @@ async fn passes_on(spec: &str, cases: Vec<wirecheck::case::Case>) -> usize {
     let ws_only = |r: &wirecheck::run::CaseResult| {
         r.verdict == Verdict::Skip
             && !over_ws
-            && r.reason.as_deref().is_some_and(|x| x.contains("lacks websocket"))
+            && r.reason
+                .as_deref()
+                .is_some_and(|x| x.contains("lacks websocket"))
     };
     let bad: Vec<String> = results
         .iter()
