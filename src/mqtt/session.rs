@@ -113,6 +113,8 @@ pub struct MqttCodec {
     aliases: HashMap<u16, String>,
     /// Packet ids of QoS 1/2 PUBLISHes the server sent that the client has not acknowledged.
     unacknowledged: BTreeSet<u16>,
+    /// Whether any byte arrived on this connection yet.
+    received_any: bool,
 }
 
 impl MqttCodec {
@@ -127,6 +129,21 @@ impl MqttCodec {
             receive_maximum: u16::MAX,
             aliases: HashMap::new(),
             unacknowledged: BTreeSet::new(),
+            received_any: false,
+        }
+    }
+
+    /// A server that does not speak 5.0 refuses a 5.0 CONNECT in the only CONNACK form it
+    /// knows: the 3.1.1 `20 02 00 01` (return code 1, unacceptable protocol version). When a
+    /// 5.0 connection's first bytes are exactly that refusal, the rest of the connection is read
+    /// as 3.1.1, so the refusal is judged as what it is and not as a malformed 5.0 CONNACK.
+    fn first_bytes_of_connection(&mut self, bytes: &[u8]) {
+        if self.received_any {
+            return;
+        }
+        self.received_any = !bytes.is_empty();
+        if self.version == Version::V5 && bytes.starts_with(&[0x20, 0x02, 0x00, 0x01]) {
+            self.decoder = Decoder::new(Version::V311, Direction::ServerToClient, MAX_PACKET);
         }
     }
 
@@ -230,6 +247,7 @@ impl Codec for MqttCodec {
     fn feed(&mut self, incoming: Incoming) -> Vec<Violation> {
         match incoming {
             Incoming::Bytes(b) | Incoming::Binary(b) => {
+                self.first_bytes_of_connection(&b);
                 self.decoder.push(&b);
                 Vec::new()
             }
