@@ -121,6 +121,5 @@ mod tests {
         assert_eq!(parse_partition("hash:4/3"), None);
         assert!(Filter::new(&[], &[], &[], Some("count:1/2")).is_err());
         assert!(Filter::new(&[], &[], &["[".into()], None).is_err());
-
     }
 }

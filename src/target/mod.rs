@@ -244,7 +244,11 @@ impl Target {
         let reference = crate::reference::Reference::start(&opts.faults)
             .await
             .map_err(|e| TargetError::Builtin(e.to_string()))?;
-        let base = if mqtt_over_ws { "reference-ws" } else { "reference" };
+        let base = if mqtt_over_ws {
+            "reference-ws"
+        } else {
+            "reference"
+        };
         let name = if opts.faults.is_empty() {
             base.to_string()
         } else {
