@@ -386,6 +386,34 @@ fn table() -> Vec<Bad> {
             Some("  --> t.yaml:9:51"),
         ),
         bad(
+            "ordered: maybe",
+            case(
+                "o.yaml",
+                x(
+                    "xml: \"<presence from='{alice.full_jid}'/>\" }",
+                    "xml: \"<presence from='{alice.full_jid}'/>\", ordered: maybe }",
+                ),
+            ),
+            &list("o.yaml"),
+            2,
+            "error: field `ordered`: expected `true` or `false`, found `maybe`",
+            Some("  --> o.yaml:9:82"),
+        ),
+        bad(
+            "ordered on an MQTT packet expect",
+            case(
+                "o.yaml",
+                g(
+                    "packet: { type: pingresp } }",
+                    "packet: { type: pingresp }, ordered: true }",
+                ),
+            ),
+            &list("o.yaml"),
+            2,
+            "error: `expect`: field `ordered` applies to `xml` patterns only (MQTT `packet` lists always match in order)",
+            Some("  --> o.yaml:10:5"),
+        ),
+        bad(
             "a zero step deadline",
             case(
                 "z.yaml",

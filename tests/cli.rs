@@ -253,3 +253,50 @@ fn mqtt_credentials_are_taken_and_never_printed() {
     }
     drop(reference);
 }
+
+/// `skip_unless`: a packet that arrives but differs makes the case not applicable (skip, with the
+/// reason); a packet that never arrives still fails.
+#[test]
+fn skip_unless_skips_on_a_different_packet_but_fails_on_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = |pattern: &str| {
+        format!(
+            r#"id: cli.skip
+title: a lower grant makes the case not applicable
+protocol: mqtt
+version: "3.1.1"
+spec: [MQTT-3.8.4-1]
+actors: {{ c: {{}} }}
+steps:
+  - connect: c
+  - send: {{ actor: c, packet: {{ type: subscribe, id: 1, filters: [{{ topic: "{{ns}}/t", qos: 1 }}] }} }}
+  - expect: {{ actor: c, packet: {pattern}, skip_unless: "needs QoS 2", timeout: 300ms }}
+"#
+        )
+    };
+    // the reference grants QoS 1: a pattern asking for QoS 2 is unmet, so the case is skipped
+    let p = case_file(
+        dir.path(),
+        "lower.yaml",
+        &case("{ type: suback, id: 1, reasons: [granted_qos_2] }"),
+    );
+    let out = wirecheck(&["run", "--allow-empty", p.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let progress = stderr(&out);
+    assert!(
+        progress.contains("SKIP  cli.skip (not applicable: needs QoS 2"),
+        "{progress}"
+    );
+    assert!(text.contains("0 passed, 0 failed, 1 skipped"), "{text}");
+    // nothing of that type ever arrives: a failure, not a skip
+    let p = case_file(
+        dir.path(),
+        "silent.yaml",
+        &case("{ type: unsuback, id: 1 }"),
+    );
+    let out = wirecheck(&["run", p.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("0 passed, 1 failed"), "{text}");
+}

@@ -52,8 +52,10 @@ fn mosquitto_passes_the_mqtt_suite_over_websocket() {
     let Some(server) = RealServer::start("mosquitto") else {
         return;
     };
-    let url = server.var("WIRECHECK_MOSQUITTO_WS_URL").to_string();
-    let (code, text) = run_suite(&server, &["--target", &url, "cases/mqtt"]);
+    let (code, text) = run_suite(
+        &server,
+        &["--target", "targets/mosquitto-ws.yaml", "cases/mqtt"],
+    );
     eprintln!("{text}");
     assert_eq!(code, Some(0), "mosquitto over WebSocket:\n{text}");
 }

@@ -25,8 +25,9 @@ impl std::fmt::Display for Mismatch {
 }
 
 /// Matches `pattern` against `actual`: maps match a subset of keys (all keys when `exact`),
-/// lists element by element with equal length, strings after `{var}` interpolation, and a string
-/// `$name` captures. Captures bound here stay bound even if a later part fails.
+/// lists element by element with equal length, strings after `{var}` interpolation, a string
+/// `$name` captures, and `{one_of: [a, b]}` matches when any alternative does (the first that
+/// matches binds its captures). Captures bound here stay bound even if a later part fails.
 pub fn match_value(
     pattern: &Value,
     actual: &Value,
@@ -71,6 +72,21 @@ fn walk(
             } else {
                 fail(format!("expected {want}, got {actual}"))
             }
+        }
+        Value::Object(pmap) if one_of(pmap).is_some() => {
+            let alternatives = one_of(pmap).unwrap_or_default();
+            for alt in alternatives {
+                let mut trial = vars.clone();
+                if walk(alt, actual, &mut trial, exact, path.clone()).is_ok() {
+                    *vars = trial;
+                    return Ok(());
+                }
+            }
+            let shown: Vec<String> = alternatives.iter().map(Value::to_string).collect();
+            fail(format!(
+                "expected one of {}, got {actual}",
+                shown.join(", ")
+            ))
         }
         Value::Object(pmap) => {
             let Value::Object(amap) = actual else {
@@ -135,6 +151,14 @@ fn walk(
     }
 }
 
+/// The alternatives of a `{one_of: [...]}` pattern: a map whose only key is `one_of`.
+fn one_of(pmap: &serde_json::Map<String, Value>) -> Option<&[Value]> {
+    match (pmap.len(), pmap.get("one_of")) {
+        (1, Some(Value::Array(alts))) => Some(alts),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +199,31 @@ mod tests {
         let e = match_value(&json!({"id": "$pid"}), &json!({"id": 10}), &mut v, false).unwrap_err();
         assert!(e.message.contains("was 9 earlier"));
         assert!(match_value(&json!({"id": "$_"}), &json!({"id": 10}), &mut v, false).is_ok());
+    }
+
+    #[test]
+    fn one_of_alternatives() {
+        let mut v = Vars::new();
+        let pattern = json!({"reasons": [{"one_of": ["granted_qos_1", "granted_qos_2"]}]});
+        let ok = json!({"reasons": ["granted_qos_1"]});
+        assert!(match_value(&pattern, &ok, &mut v, false).is_ok());
+        let e = match_value(&pattern, &json!({"reasons": ["failure"]}), &mut v, false).unwrap_err();
+        assert_eq!(e.path, "reasons[0]");
+        assert!(e.message.contains("expected one of"), "{}", e.message);
+        // a capture inside an alternative binds only when that alternative matches
+        let pattern = json!({"id": {"one_of": [0, "$pid"]}});
+        assert!(match_value(&pattern, &json!({"id": 0}), &mut v, false).is_ok());
+        assert_eq!(v.get("pid"), None);
+        assert!(match_value(&pattern, &json!({"id": 4}), &mut v, false).is_ok());
+        assert_eq!(v.get("pid"), Some(&json!(4)));
+        // a map with other keys besides `one_of` is an ordinary map pattern
+        let e = match_value(
+            &json!({"one_of": [1], "x": 1}),
+            &json!({"one_of": [2], "x": 1}),
+            &mut v,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "one_of[0]");
     }
 }

@@ -217,9 +217,12 @@ pub struct ConnectStep {
     /// Password.
     #[serde(default, deserialize_with = "strict_text")]
     pub password: Option<String>,
-    /// Will message as a packet-field map (`topic`, `payload`, `qos`, `retain`).
+    /// Will message as a packet-field map (`topic`, `payload`, `qos`, `retain`; 5.0: `properties`).
     #[serde(default)]
     pub will: Option<serde_json::Value>,
+    /// MQTT 5.0 CONNECT properties as a map (`session_expiry_interval: 60`, ...).
+    #[serde(default)]
+    pub properties: Option<serde_json::Value>,
     /// CONNACK pattern to expect instead of `accepted`.
     #[serde(default)]
     pub expect: Option<serde_json::Value>,
@@ -272,6 +275,9 @@ impl FromActor for LoginStep {
 pub struct DisconnectStep {
     /// Who disconnects.
     pub actor: String,
+    /// Drop the connection without a goodbye (MQTT: no DISCONNECT), as a crashed client would.
+    #[serde(default)]
+    pub abrupt: bool,
     /// Statements the closing checks verify.
     #[serde(default)]
     pub spec: Vec<String>,
@@ -367,6 +373,13 @@ pub struct ExpectStep {
     /// Every field counts, not just the listed ones.
     #[serde(default)]
     pub exact: bool,
+    /// `xml` only: children must appear in the pattern's order (default: any order).
+    #[serde(default)]
+    pub ordered: bool,
+    /// When set, an unmet expectation ends the case as skipped (not applicable) for this reason:
+    /// for a legal server choice the rest of the case depends on (a lower granted QoS).
+    #[serde(default)]
+    pub skip_unless: Option<String>,
     /// Statements this check verifies.
     #[serde(default)]
     pub spec: Vec<String>,

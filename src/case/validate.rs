@@ -134,15 +134,15 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
         (Protocol::Mqtt, None) => {
             return Err(cx.err(
                 &doc.id,
-                "field `version` is required for MQTT cases (\"3.1.1\")",
+                "field `version` is required for MQTT cases (\"3.1.1\" or \"5.0\")",
             ));
         }
-        (Protocol::Mqtt, Some(v)) if v.value == "3.1.1" => Some(v.value.clone()),
+        (Protocol::Mqtt, Some(v)) if v.value == "3.1.1" || v.value == "5.0" => Some(v.value.clone()),
         (Protocol::Mqtt, Some(v)) => {
             return Err(cx.err(
                 v,
                 format!(
-                    "field `version`: `{}` is not supported; expected \"3.1.1\"",
+                    "field `version`: `{}` is not supported; expected \"3.1.1\" or \"5.0\"",
                     v.value
                 ),
             ));
@@ -328,6 +328,19 @@ fn check_step(
                     ))
                 })?;
             }
+            if let Some(p) = &c.0.properties {
+                crate::mqtt::template::validate_connect_properties(p).map_err(|m| {
+                    err(format!(
+                        "`connect`: {}",
+                        packet_problem(
+                            p,
+                            "properties",
+                            &m,
+                            crate::mqtt::template::validate_connect_properties
+                        )
+                    ))
+                })?;
+            }
             if let Some(p) = &c.0.expect {
                 crate::mqtt::template::validate_pattern(p)
                     .map_err(|m| err(format!("`connect`: field `expect`: {m}")))?;
@@ -351,6 +364,12 @@ fn check_step(
                 only(Protocol::Xmpp, "expect.xml")?;
                 crate::xmpp::template::validate_pattern(x)
                     .map_err(|m| err(format!("`expect`: field `xml`: {m}")))?;
+            }
+            if e.ordered && e.xml.is_none() {
+                return Err(err(
+                    "`expect`: field `ordered` applies to `xml` patterns only (MQTT `packet` lists always match in order)"
+                        .to_string(),
+                ));
             }
             if let Some(b) = &e.bytes {
                 only(Protocol::Mqtt, "expect.bytes")?;

@@ -304,6 +304,22 @@ rules! {
     // 5.0: "The Session Expiry Interval MUST NOT be sent on a DISCONNECT by the Server."
     DisconnectSessionExpiry: None, "MQTT-3.14.2-2";
 
+    // ---- 5.0 limits the client declared in its CONNECT (checked by the session's codec) ----
+    /// The server never sends a Topic Alias above the client's Topic Alias Maximum (default 0).
+    // 5.0: "A Server MUST NOT send a PUBLISH packet with a Topic Alias greater than the Topic Alias
+    // Maximum value sent by the Client in the CONNECT packet."
+    TopicAliasAboveMaximum: None, "MQTT-3.3.2-11";
+    /// A PUBLISH with an empty topic names an alias the same connection set before.
+    // 5.0 section 3.3.2.3.4 calls an unknown alias a Protocol Error without an id: nearest.
+    TopicAliasUnknown: None, "MQTT-4.13.1-1";
+    /// The server never sends a packet larger than the client's Maximum Packet Size.
+    // 5.0: "The Server MUST NOT send packets exceeding Maximum Packet Size to the Client."
+    PacketAboveMaximumSize: None, "MQTT-3.1.2-24";
+    /// The server keeps at most the client's Receive Maximum QoS 1/2 PUBLISHes unacknowledged.
+    // 5.0: "The Server MUST NOT send more than Receive Maximum QoS 1 and QoS 2 PUBLISH packets for
+    // which it has not received PUBACK, PUBCOMP, or PUBREC with a Reason Code of 128 or greater".
+    ReceiveMaximumExceeded: None, "MQTT-3.3.4-9";
+
     // ---- 5.0 reason codes (CONNACK and SUBACK use ConnackReservedCode and SubackDefinedCodes) ----
     /// A PUBACK carries one of the PUBACK reason codes.
     // 5.0: "The Client or Server sending the PUBACK packet MUST use one of the PUBACK Reason Codes."
@@ -421,7 +437,7 @@ mod tests {
                 .iter()
                 .all(|&r| r >= Rule::PropertyLengthPresent && r <= Rule::NoLocalShared)
         );
-        assert_eq!(none.len(), 2 + 21);
+        assert_eq!(none.len(), 2 + 25);
     }
 
     #[test]

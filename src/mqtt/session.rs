@@ -3,7 +3,7 @@
 //! polite disconnect) and the cleanup that clears retained messages a case left.
 
 use std::any::Any;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -22,7 +22,8 @@ use crate::seam::{
     Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
-use crate::transport::Endpoint;
+use crate::capability::Learned;
+use crate::transport::{ConnectOptions, Endpoint};
 use crate::vars::{Vars, scalar_text};
 use crate::violation::Violation;
 
@@ -95,10 +96,23 @@ fn kind_name(p: &Packet) -> String {
 }
 
 /// The MQTT strict codec as a link codec: client-to-server encoding, server-to-client decoding.
+/// For 5.0 it also holds the connection's state that judging a server packet needs: the limits
+/// the client declared in its CONNECT, the server's topic aliases and its unacknowledged
+/// QoS 1/2 PUBLISHes.
 pub struct MqttCodec {
     version: Version,
     decoder: Decoder,
     broken: bool,
+    /// The Topic Alias Maximum the client sent (0 when it sent none: no alias allowed).
+    topic_alias_maximum: u16,
+    /// The Maximum Packet Size the client sent, if any.
+    maximum_packet_size: Option<u32>,
+    /// The Receive Maximum the client sent (65 535 when it sent none).
+    receive_maximum: u16,
+    /// Topic of each alias the server set on this connection.
+    aliases: HashMap<u16, String>,
+    /// Packet ids of QoS 1/2 PUBLISHes the server sent that the client has not acknowledged.
+    unacknowledged: BTreeSet<u16>,
 }
 
 impl MqttCodec {
@@ -108,6 +122,88 @@ impl MqttCodec {
             version,
             decoder: Decoder::new(version, Direction::ServerToClient, MAX_PACKET),
             broken: false,
+            topic_alias_maximum: 0,
+            maximum_packet_size: None,
+            receive_maximum: u16::MAX,
+            aliases: HashMap::new(),
+            unacknowledged: BTreeSet::new(),
+        }
+    }
+
+    /// Takes note of a packet the client sends: the limits of its CONNECT and its
+    /// acknowledgements of the server's PUBLISHes.
+    fn note_sent(&mut self, packet: &Packet) {
+        if self.version != Version::V5 {
+            return;
+        }
+        match packet {
+            Packet::Connect(c) => {
+                self.topic_alias_maximum = c.properties.topic_alias_maximum.unwrap_or(0);
+                self.maximum_packet_size = c.properties.maximum_packet_size;
+                self.receive_maximum = c.properties.receive_maximum.unwrap_or(u16::MAX);
+            }
+            Packet::Puback(a) | Packet::Pubcomp(a) => {
+                self.unacknowledged.remove(&a.id);
+            }
+            Packet::Pubrec(a) if a.reason.is_some_and(|r| r.is_failure()) => {
+                self.unacknowledged.remove(&a.id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Judges a decoded server packet against the connection's 5.0 state and resolves a topic
+    /// alias into its topic (the `topic_alias` property stays, so a case can see it was used).
+    fn note_received(&mut self, packet: &mut Packet, size: usize, v: &mut Vec<Violation>) {
+        if self.version != Version::V5 {
+            return;
+        }
+        if let Some(max) = self.maximum_packet_size
+            && size > max as usize
+        {
+            v.extend(Rule::PacketAboveMaximumSize.violation(
+                self.version,
+                format!("a {size}-byte packet; the client's Maximum Packet Size is {max}"),
+            ));
+        }
+        let Packet::Publish(p) = packet else {
+            return;
+        };
+        if let Some(alias) = p.properties.topic_alias {
+            if alias > self.topic_alias_maximum {
+                v.extend(Rule::TopicAliasAboveMaximum.violation(
+                    self.version,
+                    format!(
+                        "Topic Alias {alias}; the client's Topic Alias Maximum is {}",
+                        self.topic_alias_maximum
+                    ),
+                ));
+            }
+            if p.topic.is_empty() {
+                match self.aliases.get(&alias) {
+                    Some(topic) => p.topic = topic.clone(),
+                    None => v.extend(Rule::TopicAliasUnknown.violation(
+                        self.version,
+                        format!("a PUBLISH with an empty topic and Topic Alias {alias}, which this connection never set"),
+                    )),
+                }
+            } else {
+                self.aliases.insert(alias, p.topic.clone());
+            }
+        }
+        if p.qos > 0
+            && let Some(id) = p.id
+            && self.unacknowledged.insert(id)
+            && self.unacknowledged.len() > usize::from(self.receive_maximum)
+        {
+            v.extend(Rule::ReceiveMaximumExceeded.violation(
+                self.version,
+                format!(
+                    "{} QoS 1/2 PUBLISHes unacknowledged; the client's Receive Maximum is {}",
+                    self.unacknowledged.len(),
+                    self.receive_maximum
+                ),
+            ));
         }
     }
 }
@@ -165,13 +261,16 @@ impl Codec for MqttCodec {
             violations: vec![v],
         };
         match self.decoder.next() {
-            Ok(Some(d)) => Some(Inbound {
-                data: described(&d.packet),
-                message: Some(d.packet),
-                raw: d.raw,
-                violations: d.violations,
-                fatal: None,
-            }),
+            Ok(Some(mut d)) => {
+                self.note_received(&mut d.packet, d.raw.len(), &mut d.violations);
+                Some(Inbound {
+                    data: described(&d.packet),
+                    message: Some(d.packet),
+                    raw: d.raw,
+                    violations: d.violations,
+                    fatal: None,
+                })
+            }
             Ok(None) => None,
             Err(DecodeError::Malformed { violation, raw }) => {
                 self.broken = true;
@@ -234,6 +333,90 @@ impl Protocol for MqttProtocol {
             credentials: target.mqtt.as_ref().and_then(|t| t.credentials.clone()),
         }))
     }
+
+    /// Connects once with MQTT 5.0 and reads the CONNACK: a refusal of the protocol version
+    /// means no `mqtt5`; the CONNACK properties tell retain, QoS 2, wildcard, subscription
+    /// identifier, shared subscription and topic alias support. Anything else learns nothing.
+    async fn probe(
+        &self,
+        target: &Target,
+        connect: &ConnectOptions,
+        deadline: Instant,
+    ) -> Result<Learned, Failure> {
+        let Some(mqtt) = &target.mqtt else {
+            return Ok(Learned::default());
+        };
+        let env = LinkEnv {
+            transcript: crate::seam::transcript::Transcript::new(),
+            case_id: "probe".into(),
+            hook: None,
+            connect: connect.clone(),
+        };
+        let link = Link::open(
+            &mqtt.endpoint,
+            &env,
+            "probe",
+            "mqtt",
+            Rule::WsSubprotocol.id(Version::V5).unwrap_or_default(),
+            MqttCodec::new(Version::V5),
+        )
+        .await?;
+        let mut actor = MqttActor {
+            link,
+            client_id: format!("wcprobe{}", std::process::id()),
+            version: Version::V5,
+            retained: BTreeSet::new(),
+            credentials: mqtt.credentials.clone(),
+            last_connack: None,
+        };
+        let step = ConnectStep {
+            actor: "probe".into(),
+            expect: Some(json!({"type": "connack"})),
+            ..ConnectStep::default()
+        };
+        let mut vars = Vars::new();
+        let answer = actor.connect_macro(&step, &mut vars, deadline).await;
+        let learned = match (answer, actor.last_connack.take()) {
+            (Ok(()), Some(c)) => learned_from_connack(&c),
+            (_, _) => Learned::default(),
+        };
+        actor.link.abort();
+        Ok(learned)
+    }
+}
+
+/// What a CONNACK to a 5.0 CONNECT says about the server's capabilities.
+fn learned_from_connack(c: &crate::mqtt::Connack) -> Learned {
+    use crate::capability::Capability as C;
+    let mut caps = std::collections::BTreeMap::new();
+    let refused_version = match (c.code, c.reason) {
+        (Some(ConnectReturnCode::UnacceptableProtocolVersion), _) => true,
+        (_, Some(r)) => r.to_byte() == 0x84,
+        _ => false,
+    };
+    if refused_version {
+        caps.insert(C::Mqtt5, false);
+        return Learned {
+            capabilities: caps,
+            from: "CONNACK",
+        };
+    }
+    if c.reason.is_none_or(|r| r.to_byte() != 0) {
+        return Learned::default();
+    }
+    let p = &c.properties;
+    caps.insert(C::Mqtt5, true);
+    let flag = |v: Option<u8>| v != Some(0);
+    caps.insert(C::Retain, flag(p.retain_available));
+    caps.insert(C::Wildcards, flag(p.wildcard_subscription_available));
+    caps.insert(C::SubscriptionIds, flag(p.subscription_identifier_available));
+    caps.insert(C::SharedSubscriptions, flag(p.shared_subscription_available));
+    caps.insert(C::Qos2, p.maximum_qos.is_none());
+    caps.insert(C::TopicAlias, p.topic_alias_maximum.is_some_and(|m| m > 0));
+    Learned {
+        capabilities: caps,
+        from: "CONNACK",
+    }
 }
 
 /// An MQTT case between set-up and cleanup.
@@ -271,6 +454,7 @@ impl CaseState for MqttCase {
             version: self.version,
             retained: BTreeSet::new(),
             credentials: self.credentials.clone(),
+            last_connack: None,
         }))
     }
 
@@ -326,6 +510,7 @@ impl MqttCase {
             version: self.version,
             retained: BTreeSet::new(),
             credentials: self.credentials.clone(),
+            last_connack: None,
         };
         let mut vars = Vars::new();
         let step = ConnectStep {
@@ -348,6 +533,19 @@ impl MqttCase {
                             let actual = serde_json::to_value(p).unwrap_or(Value::Null);
                             if match_value(&want, &actual, &mut vars, false).is_ok() {
                                 break;
+                            }
+                            // Unrelated traffic: acknowledge it, so a server with a small
+                            // in-flight window keeps going, and wait on.
+                            let ack = match (actual["type"].as_str(), actual["qos"].as_u64()) {
+                                (Some("publish"), Some(1)) => Some("puback"),
+                                (Some("publish"), Some(2)) => Some("pubrec"),
+                                (Some("pubrel"), _) => Some("pubcomp"),
+                                _ => None,
+                            };
+                            if let (Some(ack), Some(pid)) = (ack, actual["id"].as_u64()) {
+                                let reply = packet_from_value(&json!({"type": ack, "id": pid}))
+                                    .map_err(Failure::infra)?;
+                                s.link.send(reply, deadline).await?;
                             }
                         }
                     }
@@ -372,6 +570,8 @@ struct MqttActor {
     retained: BTreeSet<String>,
     /// The target's credentials: used by a `connect` that names neither user nor password.
     credentials: Option<MqttCredentials>,
+    /// The CONNACK the last `connect` macro received.
+    last_connack: Option<crate::mqtt::Connack>,
 }
 
 impl MqttActor {
@@ -385,6 +585,7 @@ impl MqttActor {
                 self.retained.insert(p.topic.clone());
             }
         }
+        self.link.codec_mut().note_sent(&packet);
         self.link.send(packet, deadline).await
     }
 
@@ -430,7 +631,8 @@ impl MqttActor {
                     match match_value(&normalize_pattern(pattern), &actual, vars, exact) {
                         Ok(()) => Ok(p),
                         Err(mm) => Err(Failure::check(Vec::new(), format!("packet differs {mm}"))
-                            .with_diff(shown, summarize(&p))),
+                            .with_diff(shown, summarize(&p))
+                            .mismatched()),
                     }
                 }
                 None => Err(Failure::check_only(
@@ -482,10 +684,16 @@ impl MqttActor {
         };
         let mut fields = json!({
             "type": "connect",
+            "protocol_level": self.version.protocol_level(),
             "client_id": client_id,
             "clean_session": clean,
             "keep_alive": step.keep_alive.unwrap_or(60),
         });
+        if let Some(props) = &step.properties {
+            fields["properties"] = vars
+                .interpolate_value(props)
+                .map_err(|e| Failure::infra(format!("connect: properties: {e}")))?;
+        }
         if step.username.is_none()
             && step.password.is_none()
             && let Some(c) = &self.credentials
@@ -521,8 +729,15 @@ impl MqttActor {
         let Packet::Connack(c) = &connack else {
             return Ok(());
         };
+        self.last_connack = Some(c.clone());
+        if let Some(assigned) = &c.properties.assigned_client_identifier {
+            vars.set(format!("{}.assigned_client_id", step.actor), assigned.clone());
+        }
         if step.expect.is_some() {
             return Ok(());
+        }
+        if self.version == Version::V5 {
+            return self.judge_connack_v5(c, clean, &connack);
         }
         match c.code {
             Some(ConnectReturnCode::Accepted) => {}
@@ -549,6 +764,41 @@ impl MqttActor {
         }
         Ok(())
     }
+
+    /// Judges the CONNACK of a 5.0 `connect` without an `expect`: success, session present 0
+    /// for a clean start; a refusal of the credentials is a set-up error, not non-conformance.
+    fn judge_connack_v5(
+        &self,
+        c: &crate::mqtt::Connack,
+        clean: bool,
+        connack: &Packet,
+    ) -> Result<(), Failure> {
+        use crate::mqtt::ReasonCode;
+        match c.reason {
+            Some(r) if r.to_byte() == 0 => {}
+            Some(ReasonCode::BadUserNameOrPassword | ReasonCode::NotAuthorized) => {
+                return Err(Failure::infra(format!(
+                    "set-up: the server refused the connection ({}); give the target MQTT \
+                     credentials (profile `username`/`password_env`, or --user/--password-env)",
+                    summarize(connack)
+                )));
+            }
+            _ => {
+                return Err(
+                    Failure::check(Vec::new(), "the server refused the connection")
+                        .with_diff("CONNACK success", summarize(connack)),
+                );
+            }
+        }
+        if clean && c.session_present {
+            return Err(Failure::check_only(
+                ids(Some(Rule::CleanSessionNotPresent), self.version),
+                "the CONNACK to a Clean Start CONNECT has session present set",
+            )
+            .with_actual(summarize(connack)));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -562,10 +812,20 @@ impl ActorSession for MqttActor {
 
     async fn send(&mut self, step: &SendStep, cx: &mut StepCx<'_>) -> Result<(), Failure> {
         if let Some(p) = &step.packet {
-            let value = cx
+            let mut value = cx
                 .vars
                 .interpolate_value(p)
                 .map_err(|e| Failure::infra(format!("send: {e}")))?;
+            // A CONNECT of a 5.0 case speaks 5.0 unless the case writes another level.
+            if value.get("type").and_then(Value::as_str) == Some("connect")
+                && value.get("protocol_level").is_none()
+                && let Some(map) = value.as_object_mut()
+            {
+                map.insert(
+                    "protocol_level".into(),
+                    self.version.protocol_level().into(),
+                );
+            }
             let packet = packet_from_value(&value)
                 .map_err(|e| Failure::infra(format!("send: field `packet`: {e}")))?;
             return self.send_packet(packet, cx.deadline).await;
@@ -617,7 +877,19 @@ impl ActorSession for MqttActor {
     }
 
     async fn next(&mut self, deadline: Instant) -> Next {
-        next_of(self.link.recv(deadline).await)
+        loop {
+            let recv = self.link.recv(deadline).await;
+            // A 5.0 server may send DISCONNECT before it closes (MQTT-4.13.1-1 and the reason
+            // codes of 3.14.2.1): the transcript keeps it, and the end that follows is what
+            // counts. A case that cares about the reason expects the DISCONNECT itself.
+            if self.version == Version::V5
+                && let Recv::Message(m) = &recv
+                && matches!(m.message, Some(Packet::Disconnect(_)))
+            {
+                continue;
+            }
+            return next_of(recv);
+        }
     }
 
     fn take_violations(&mut self) -> Vec<Violation> {

@@ -60,6 +60,13 @@ pub fn validate_will(value: &Value) -> Result<(), String> {
     validate_packet(&connect)
 }
 
+/// Checks a `connect` step's 5.0 properties map at load time.
+pub fn validate_connect_properties(value: &Value) -> Result<(), String> {
+    let mut connect = serde_json::json!({"type": "connect"});
+    connect["properties"] = value.clone();
+    validate_packet(&connect)
+}
+
 /// Writes an expected `payload: {hex: ...}` the way a received payload serializes: as text when
 /// the bytes are UTF-8, so both spellings of the same bytes match.
 pub fn normalize_pattern(pattern: &Value) -> Value {

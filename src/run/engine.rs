@@ -105,6 +105,8 @@ struct CaseRun<'a> {
     sessions: BTreeMap<String, Box<dyn ActorSession>>,
     failures: Vec<Failure>,
     checks_passed: usize,
+    /// Why the case is not applicable, when a `skip_unless` expectation was unmet.
+    skipped: Option<String>,
 }
 
 /// An empty result for `case` (verdict pass, nothing recorded yet).
@@ -162,6 +164,7 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
         sessions: BTreeMap::new(),
         failures: Vec::new(),
         checks_passed: 0,
+        skipped: None,
     };
     // A hard bound on the whole case, whatever the steps say: no case can hang a run.
     let per_wait = run.case_wait();
@@ -219,6 +222,8 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
             Verdict::Interrupted,
             Some("stopped by a signal; its cleanup ran".to_string()),
         )
+    } else if let (Some(why), true) = (run.skipped.take(), result.failures.is_empty()) {
+        (Verdict::Skip, Some(why))
     } else {
         judge(case, target, &result.failures)
     };
@@ -265,6 +270,14 @@ impl CaseRun<'_> {
             match outcome {
                 Ok(checks) => self.checks_passed += checks,
                 Err(f) => {
+                    if let Step::Expect(e) = &cs.step
+                        && let Some(why) = &e.skip_unless
+                        && f.kind == FailureKind::Expectation
+                        && f.mismatched
+                    {
+                        self.skipped = Some(format!("not applicable: {why} ({})", f.message));
+                        return;
+                    }
                     let f = self.locate(f, cs);
                     self.failures.push(f);
                     return;
@@ -380,6 +393,10 @@ impl CaseRun<'_> {
             }
             Step::ExpectClose(c) => self.expect_close(c, true).await,
             Step::ExpectDisconnect(c) => self.expect_close(c, false).await,
+            Step::Disconnect(d) if d.0.abrupt => {
+                self.session(&d.0.actor).await?.abort();
+                Ok(0)
+            }
             Step::Disconnect(d) => {
                 let deadline = self.deadline(d.0.timeout.map(|t| t.0));
                 self.session(&d.0.actor)

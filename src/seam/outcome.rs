@@ -47,6 +47,9 @@ pub struct Failure {
     /// case's statements (false).
     #[serde(skip)]
     pub spec_fixed: bool,
+    /// The awaited message arrived but did not match its pattern (what `skip_unless` acts on).
+    #[serde(skip)]
+    pub mismatched: bool,
 }
 
 impl Failure {
@@ -62,6 +65,7 @@ impl Failure {
             location: None,
             actor: None,
             diff: None,
+            mismatched: false,
         }
     }
     /// A failed expectation that names exactly `spec` (possibly none): never blamed on the case's
@@ -97,6 +101,11 @@ impl Failure {
     pub fn with_diff(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
         self.expected = Some(expected.into());
         self.actual = Some(actual.into());
+        self
+    }
+    /// Marks an expectation whose message arrived but differed from the pattern.
+    pub fn mismatched(mut self) -> Self {
+        self.mismatched = true;
         self
     }
     /// Adds what actually arrived.

@@ -15,7 +15,7 @@ use crate::spec::SpecSet;
 pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
 
 /// MQTT versions a profile may name.
-const VERSIONS: &[&str] = &["3.1.1"];
+const VERSIONS: &[&str] = &["3.1.1", "5.0"];
 
 /// A profile file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,7 +26,7 @@ pub struct ProfileDoc {
     /// The protocol the target speaks (not needed for `builtin:`, which speaks both).
     #[serde(default)]
     pub protocol: Option<Spanned<Protocol>>,
-    /// MQTT version the target is tested with ("3.1.1").
+    /// The newest MQTT version the target speaks ("3.1.1" or "5.0"); "3.1.1" skips 5.0 cases.
     #[serde(default)]
     pub version: Option<Spanned<String>>,
     /// Target URL, or `builtin:` for the reference target.
@@ -120,6 +120,9 @@ impl Profile {
         use crate::capability::{Capability, Known};
         let mut known = Known::default();
         let Some(caps) = &self.doc.capabilities else {
+            if let Some(v) = &self.doc.version {
+                known.declare(Capability::Mqtt5, v.value == "5.0");
+            }
             return Ok(known);
         };
         let mut entries: Vec<_> = caps.value.iter().collect();
@@ -132,6 +135,13 @@ impl Profile {
                 )
             })?;
             known.declare(c, available.value);
+        }
+        // `version`: the newest MQTT version the target speaks; "3.1.1" means 5.0 cases skip,
+        // unless `capabilities: { mqtt5: ... }` says otherwise.
+        if let Some(v) = &self.doc.version
+            && !caps.value.keys().any(|k| k.value == "mqtt5")
+        {
+            known.declare(Capability::Mqtt5, v.value == "5.0");
         }
         Ok(known)
     }
@@ -176,7 +186,7 @@ fn validate(p: &Profile) -> Result<(), LoadError> {
             return Err(p.err(
                 v,
                 format!(
-                    "field `version`: `{}` is not supported; expected \"3.1.1\"",
+                    "field `version`: `{}` is not supported; expected \"3.1.1\" or \"5.0\"",
                     v.value
                 ),
             ));

@@ -15,6 +15,9 @@ pub struct Element {
     pub ns: Option<String>,
     /// Attributes as written (qualified name, value), namespace declarations excluded.
     pub attrs: Vec<(String, String)>,
+    /// Namespaces of the prefixes used by prefixed attributes (prefix, URI), as in scope where the
+    /// element was parsed; the `xml` prefix is implicit and never listed.
+    pub attr_ns: Vec<(String, String)>,
     /// Child elements and text, in document order.
     pub children: Vec<Node>,
 }
@@ -83,6 +86,29 @@ impl Element {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Attribute name `qname` as (namespace URI, local name): a prefix resolves through
+    /// [`Element::attr_ns`] (`xml` implicitly), no prefix means no namespace, and a prefix that
+    /// cannot be resolved stays part of the name.
+    pub fn attr_key<'a>(&'a self, qname: &'a str) -> (Option<&'a str>, &'a str) {
+        if let Some((p, local)) = qname.split_once(':') {
+            if p == "xml" {
+                return (Some(ns::XML), local);
+            }
+            if let Some((_, uri)) = self.attr_ns.iter().find(|(q, _)| q == p) {
+                return (Some(uri.as_str()), local);
+            }
+        }
+        (None, qname)
+    }
+
+    /// The attribute with namespace `ns` and local name `local`, whatever its prefix: (qname, value).
+    pub fn attr_by_key(&self, ns: Option<&str>, local: &str) -> Option<(&str, &str)> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| self.attr_key(k) == (ns, local))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Sets attribute `name`, replacing an existing value.
@@ -174,6 +200,12 @@ impl Element {
                 }
                 // A prefix without a namespace cannot be declared (XML 1.0 has no prefix undeclaring).
                 (Some(_), None) => {}
+            }
+        }
+        for (p, uri) in &self.attr_ns {
+            if lookup(scope, Some(p)) != Some(uri.as_str()) {
+                push_attr(out, &format!("xmlns:{p}"), uri);
+                scope.push((Some(p.clone()), Some(uri.clone())));
             }
         }
         for (k, v) in &self.attrs {
@@ -289,6 +321,7 @@ mod tests {
             prefix: Some("stream".into()),
             ns: Some(ns::STREAMS.into()),
             attrs: vec![],
+            attr_ns: vec![],
             children: vec![Node::Element(
                 Element::with_ns("mechanisms", ns::SASL)
                     .child_with(Element::with_ns("mechanism", ns::SASL).text_with("PLAIN")),

@@ -397,12 +397,21 @@ impl Parser {
                 None
             }
         };
+        let mut attr_ns: Vec<(String, String)> = Vec::new();
         for (k, _) in &attrs {
-            if let Some((p, _)) = k.split_once(':')
-                && self.lookup(Some(p)).is_none()
-            {
-                let detail = format!("attribute {k} of <{qname}> uses the undeclared prefix {p:?}");
-                self.violate("RFC7395-3.3.3-1", detail);
+            let Some((p, _)) = k.split_once(':') else {
+                continue;
+            };
+            match self.lookup(Some(p)) {
+                None => {
+                    let detail =
+                        format!("attribute {k} of <{qname}> uses the undeclared prefix {p:?}");
+                    self.violate("RFC7395-3.3.3-1", detail);
+                }
+                Some(Some(uri)) if p != "xml" && !attr_ns.iter().any(|(q, _)| q == p) => {
+                    attr_ns.push((p.to_string(), uri.to_string()));
+                }
+                Some(_) => {}
             }
         }
         let el = Element {
@@ -410,6 +419,7 @@ impl Parser {
             prefix,
             ns,
             attrs,
+            attr_ns,
             children: Vec::new(),
         };
         if empty {
@@ -630,6 +640,16 @@ mod tests {
         assert_eq!(ids(&f), ["RFC7395-3.3.3-1"]);
         let f = parse_message("<a b:c='1'/>").unwrap();
         assert_eq!(ids(&f), ["RFC7395-3.3.3-1"]);
+        let f = parse_message("<m xmlns:p='urn:p'><x p:a='1' xml:lang='en' b='2'/></m>").unwrap();
+        let x = f.element.find("x").unwrap();
+        assert_eq!(x.attr_ns, [("p".to_string(), "urn:p".to_string())]);
+        assert_eq!(x.attr_key("p:a"), (Some("urn:p"), "a"));
+        assert_eq!(x.attr_key("xml:lang"), (Some(ns::XML), "lang"));
+        assert_eq!(x.attr_key("b"), (None, "b"));
+        assert_eq!(x.attr_by_key(Some("urn:p"), "a"), Some(("p:a", "1")));
+        let again = parse_message(&f.element.to_xml()).unwrap();
+        assert!(again.violations.is_empty(), "{:?}", again.violations);
+        assert_eq!(again.element, f.element);
     }
 
     #[test]

@@ -18,4 +18,4 @@ pub use element::{Element, Node};
 pub use framing::{Framed, FramingError, parse_message};
 pub use jid::Jid;
 pub use login::{ElementIo, LoginError, LoginIoError, LoginOutcome, LoginParams, login};
-pub use pattern::{Mismatch, Pattern};
+pub use pattern::{MatchError, MatchMode, Mismatch, Pattern};

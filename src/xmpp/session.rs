@@ -26,7 +26,7 @@ use crate::violation::Violation;
 use crate::xmpp::element::Element;
 use crate::xmpp::framing::parse_message;
 use crate::xmpp::login::{ElementIo, LoginError, LoginIoError, LoginParams, login};
-use crate::xmpp::pattern::Pattern;
+use crate::xmpp::pattern::{MatchError, MatchMode, Pattern};
 use crate::xmpp::{sasl, stream};
 
 /// Statement: the server's handshake answer contains `xmpp`.
@@ -487,15 +487,22 @@ impl ActorSession for XmppActor {
         match self.link.recv_skipping(cx.deadline, skip).await {
             Recv::Message(m) => match &m.message {
                 Some(el) => {
-                    let r = if step.exact {
-                        pattern.matches_exact(el, cx.vars)
-                    } else {
-                        pattern.matches(el, cx.vars)
+                    let mode = MatchMode {
+                        exact: step.exact,
+                        ordered: step.ordered,
                     };
-                    r.map_err(|mm| {
-                        Failure::check(Vec::new(), format!("element differs: {mm}"))
-                            .with_diff(text.clone(), m.data.summary.clone())
-                    })
+                    pattern
+                        .matches_with(el, cx.vars, mode)
+                        .map_err(|e| match e {
+                            MatchError::Differs(mm) => {
+                                Failure::check(Vec::new(), format!("element differs: {mm}"))
+                                    .with_diff(text.clone(), m.data.summary.clone())
+                            }
+                            // An undecidable pattern is the case's problem, not the server's.
+                            MatchError::TooAmbiguous { .. } => {
+                                Failure::infra(format!("expect: field `xml`: {e}"))
+                            }
+                        })
                 }
                 None => Err(Failure::check(
                     Vec::new(),
