@@ -137,7 +137,9 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
                 "field `version` is required for MQTT cases (\"3.1.1\" or \"5.0\")",
             ));
         }
-        (Protocol::Mqtt, Some(v)) if v.value == "3.1.1" || v.value == "5.0" => Some(v.value.clone()),
+        (Protocol::Mqtt, Some(v)) if v.value == "3.1.1" || v.value == "5.0" => {
+            Some(v.value.clone())
+        }
         (Protocol::Mqtt, Some(v)) => {
             return Err(cx.err(
                 v,

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::capability::Learned;
 use crate::case::matching::match_value;
 use crate::case::model::{ConnectStep, ExpectStep, SendStep};
 use crate::case::validate::parse_hex;
@@ -22,7 +23,6 @@ use crate::seam::{
     Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
-use crate::capability::Learned;
 use crate::transport::{ConnectOptions, Endpoint};
 use crate::vars::{Vars, scalar_text};
 use crate::violation::Violation;
@@ -409,8 +409,14 @@ fn learned_from_connack(c: &crate::mqtt::Connack) -> Learned {
     let flag = |v: Option<u8>| v != Some(0);
     caps.insert(C::Retain, flag(p.retain_available));
     caps.insert(C::Wildcards, flag(p.wildcard_subscription_available));
-    caps.insert(C::SubscriptionIds, flag(p.subscription_identifier_available));
-    caps.insert(C::SharedSubscriptions, flag(p.shared_subscription_available));
+    caps.insert(
+        C::SubscriptionIds,
+        flag(p.subscription_identifier_available),
+    );
+    caps.insert(
+        C::SharedSubscriptions,
+        flag(p.shared_subscription_available),
+    );
     caps.insert(C::Qos2, p.maximum_qos.is_none());
     caps.insert(C::TopicAlias, p.topic_alias_maximum.is_some_and(|m| m > 0));
     Learned {
@@ -731,7 +737,10 @@ impl MqttActor {
         };
         self.last_connack = Some(c.clone());
         if let Some(assigned) = &c.properties.assigned_client_identifier {
-            vars.set(format!("{}.assigned_client_id", step.actor), assigned.clone());
+            vars.set(
+                format!("{}.assigned_client_id", step.actor),
+                assigned.clone(),
+            );
         }
         if step.expect.is_some() {
             return Ok(());

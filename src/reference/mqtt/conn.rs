@@ -247,8 +247,10 @@ fn first_packet(
 
 /// Encodes and writes one packet (dropping one over the client's Maximum Packet Size); false when the connection is gone.
 async fn write(link: &mut Link, packet: &Packet, out: &Out) -> bool {
+    // The CONNACK goes out whatever its size: without it the client learns nothing.
+    let limited = !matches!(packet, Packet::Connack(_));
     match encode_out(packet, out.version, out.padded) {
-        Some(bytes) if out.max.is_some_and(|max| bytes.len() > max as usize) => true,
+        Some(bytes) if limited && out.max.is_some_and(|max| bytes.len() > max as usize) => true,
         Some(bytes) => link.send(bytes).await.is_ok(),
         None => true,
     }
