@@ -85,7 +85,7 @@ pub(crate) struct Sub {
 #[derive(Debug)]
 enum Waiting {
     /// PUBLISH sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
-    Publish(Message),
+    Publish(Box<Message>),
     /// PUBREL sent, waiting for PUBCOMP.
     Pubcomp,
 }
@@ -234,7 +234,7 @@ impl Session {
             id,
             Inflight {
                 seq: self.seq,
-                waiting: Waiting::Publish(msg),
+                waiting: Waiting::Publish(Box::new(msg)),
             },
         );
         post(conns, conn, packet, out);
@@ -249,11 +249,9 @@ impl Session {
     ) {
         match self.conn {
             Some(conn) if msg.qos == 0 => {
-                if msg.remaining().is_some() {
-                    let packet = msg.packet(None, false);
-                    if self.fits(&packet) {
-                        post(conns, conn, packet, out);
-                    }
+                let packet = msg.packet(None, false);
+                if msg.remaining().is_some() && self.fits(&packet) {
+                    post(conns, conn, packet, out);
                 }
             }
             Some(conn) if self.queue.is_empty() && self.inflight.len() < self.send_max => {

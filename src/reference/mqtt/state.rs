@@ -210,7 +210,8 @@ impl Shared {
         let mut ended_will = None;
         let mut resumable = false;
         if let Some(old) = st.sessions.get_mut(&client_id) {
-            resumable = old.expiry > 0;
+            // 5.0: a session with expiry 0 still exists while its connection is open (MQTT-3.2.2-3).
+            resumable = old.expiry > 0 || (v5 && old.version == Version::V5 && old.conn.is_some());
             let resumes = resumable && !connect.clean_session;
             // MQTT-3.1.4-2 / MQTT-3.1.4-3: disconnect the client already connected with this id.
             if let Some(old_conn) = old.conn

@@ -555,8 +555,16 @@ async fn disconnect_with_will_message_publishes_it() {
 async fn takeover_sends_session_taken_over() {
     let b = broker(&[]).await;
     let mut old = plain(&b, "dup").await;
-    let _new = plain(&b, "dup").await;
+    old.sub5(1, vec![Filter::new("kept", 0)], None).await;
+    // Clean Start 0: the open session (expiry 0) is taken over with its subscriptions.
+    let (mut new, k) = c5(&b, "dup", false, Properties::default(), None).await;
+    assert!(k.session_present);
     assert_eq!(old.expect_disconnect().await, 0x8e);
+    new.send(pub5("kept", 0, None, "x", false, Properties::default()))
+        .await;
+    new.expect_publish().await;
+    let _newer = plain(&b, "dup").await;
+    assert_eq!(new.expect_disconnect().await, 0x8e);
 }
 
 #[tokio::test]
