@@ -54,6 +54,8 @@ const MALFORMED: &[&str] = &[
 pub(crate) fn reason_for(violations: &[Violation]) -> ReasonCode {
     match violations.first() {
         Some(v) if MALFORMED.contains(&v.spec.as_str()) => ReasonCode::MalformedPacket,
+        // 3.3.2.3.4: a Topic Alias of 0 is answered with Topic Alias invalid.
+        Some(v) if v.spec == "MQTT-3.3.2-8" => ReasonCode::TopicAliasInvalid,
         _ => ReasonCode::ProtocolError,
     }
 }
@@ -136,5 +138,9 @@ mod tests {
         let v = |s: &str| vec![Violation::new(s, "x")];
         assert_eq!(reason_for(&v("MQTT-3.8.3-5")), ReasonCode::MalformedPacket);
         assert_eq!(reason_for(&v("MQTT-3.8.3-4")), ReasonCode::ProtocolError);
+        assert_eq!(
+            reason_for(&v("MQTT-3.3.2-8")),
+            ReasonCode::TopicAliasInvalid
+        );
     }
 }
