@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::mqtt::{Disconnect, Packet, Properties, Publish, ReasonCode};
+use crate::mqtt::{Disconnect, Packet, Properties, Publish, ReasonCode, Rule, Version};
 use crate::violation::Violation;
 
 /// Receive Maximum the broker states: QoS 2 PUBLISHes a client may leave unreleased.
@@ -35,27 +35,31 @@ pub(crate) fn disconnect(reason: ReasonCode) -> Packet {
     })
 }
 
-/// Statements whose breach makes a packet malformed rather than a protocol error.
-const MALFORMED: &[&str] = &[
-    "MQTT-1.5.4-1",
-    "MQTT-1.5.4-2",
-    "MQTT-1.5.5-1",
-    "MQTT-1.5.7-1",
-    "MQTT-2.1.3-1",
-    "MQTT-3.6.1-1",
-    "MQTT-3.8.1-1",
-    "MQTT-3.8.3-5",
-    "MQTT-3.10.1-1",
-    "MQTT-3.14.1-1",
-    "MQTT-3.15.1-1",
+/// Rules whose breach makes a packet malformed rather than a protocol error.
+const MALFORMED: &[Rule] = &[
+    Rule::Utf8WellFormed,
+    Rule::Utf8NoNull,
+    Rule::NonMinimalLength,
+    Rule::ReservedFlags,
+    Rule::ReservedFlagsPubrel,
+    Rule::ReservedFlagsSubscribe,
+    Rule::ReservedFlagsUnsubscribe,
+    Rule::ReservedFlagsDisconnect,
+    Rule::ReservedFlagsAuth,
+    Rule::SubscribeReservedBits,
 ];
+
+/// Whether a violation is of this rule in 5.0.
+fn is(v: &Violation, rule: Rule) -> bool {
+    rule.id(Version::V5) == Some(v.spec.as_str())
+}
 
 /// The DISCONNECT reason for the first of a packet's violations (MQTT-4.13.1-1).
 pub(crate) fn reason_for(violations: &[Violation]) -> ReasonCode {
     match violations.first() {
-        Some(v) if MALFORMED.contains(&v.spec.as_str()) => ReasonCode::MalformedPacket,
+        Some(v) if MALFORMED.iter().any(|&r| is(v, r)) => ReasonCode::MalformedPacket,
         // 3.3.2.3.4: a Topic Alias of 0 is answered with Topic Alias invalid.
-        Some(v) if v.spec == "MQTT-3.3.2-8" => ReasonCode::TopicAliasInvalid,
+        Some(v) if is(v, Rule::TopicAliasNonZero) => ReasonCode::TopicAliasInvalid,
         _ => ReasonCode::ProtocolError,
     }
 }
@@ -135,12 +139,19 @@ mod tests {
 
     #[test]
     fn violations_map_to_reasons() {
-        let v = |s: &str| vec![Violation::new(s, "x")];
-        assert_eq!(reason_for(&v("MQTT-3.8.3-5")), ReasonCode::MalformedPacket);
-        assert_eq!(reason_for(&v("MQTT-3.8.3-4")), ReasonCode::ProtocolError);
+        let v = |r: Rule| vec![r.violation(Version::V5, "x").unwrap()];
         assert_eq!(
-            reason_for(&v("MQTT-3.3.2-8")),
+            reason_for(&v(Rule::SubscribeReservedBits)),
+            ReasonCode::MalformedPacket
+        );
+        assert_eq!(
+            reason_for(&v(Rule::NoLocalShared)),
+            ReasonCode::ProtocolError
+        );
+        assert_eq!(
+            reason_for(&v(Rule::TopicAliasNonZero)),
             ReasonCode::TopicAliasInvalid
         );
+        assert_eq!(reason_for(&[]), ReasonCode::ProtocolError);
     }
 }
