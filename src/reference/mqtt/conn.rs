@@ -12,7 +12,7 @@ use super::state::{After, ConnId, Reaction, Shared, Then};
 use super::v5::{self, Aliases};
 use super::wire::{connect_preamble, encode_out};
 use crate::mqtt::codec::{DecodeError, Decoded, Decoder, Direction};
-use crate::mqtt::{Connack, ConnectReturnCode, Packet, ReasonCode, Rule, Version};
+use crate::mqtt::{Connack, Connect, ConnectReturnCode, Packet, ReasonCode, Rule, Version};
 
 /// Largest remaining length accepted from a client.
 pub(crate) const MAX_PACKET: usize = 1 << 20;
@@ -44,6 +44,9 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
     // Bytes received before CONNECT was handled, to decode again as 5.0 if it asks for level 5.
     let mut early: Vec<u8> = Vec::new();
     let mut aliases = Aliases::default();
+    // A CONNECT waiting for the answer to the test authentication method's challenge.
+    let mut authenticating: Option<Connect> = None;
+    let mut authenticated = false;
     let mut connected = false;
     let mut keep_alive = Some(CONNECT_TIMEOUT);
     let mut deadline = Instant::now() + CONNECT_TIMEOUT;
@@ -85,12 +88,26 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
                                 continue;
                             }
                             let max = decoded_max(&decoded, &shared);
-                            let (reaction, accepted) =
-                                first_packet(&shared, conn_id, out.version, Ok(decoded), &tx, &kill);
+                            let (reaction, accepted) = match authenticating.take() {
+                                Some(connect) => {
+                                    authenticated = true;
+                                    auth_answer(&shared, conn_id, connect, decoded, &tx, &kill)
+                                }
+                                None => first_packet(
+                                    &shared,
+                                    conn_id,
+                                    out.version,
+                                    Ok(decoded),
+                                    &mut authenticating,
+                                    &tx,
+                                    &kill,
+                                ),
+                            };
+                            let max = max.or(out.max);
+                            out.max = max;
                             if let Some(ka) = accepted {
                                 connected = true;
                                 early = Vec::new();
-                                out.max = max;
                                 keep_alive = ka;
                                 if let Some(ka) = ka {
                                     deadline = Instant::now() + ka;
@@ -107,6 +124,9 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
                                 Reaction::disconnect(out.version, v5::reason_for(&decoded.violations))
                             } else if v5 && decoded.raw.len() > v5::MAXIMUM_PACKET_SIZE as usize {
                                 Reaction::disconnect(out.version, ReasonCode::PacketTooLarge)
+                            } else if authenticated && matches!(decoded.packet, Packet::Auth(_)) {
+                                // Re-authentication is not supported: it fails (MQTT-4.12.1-2).
+                                Reaction::disconnect(out.version, ReasonCode::NotAuthorized)
                             } else if let (true, Packet::Publish(p)) = (v5, &mut decoded.packet)
                                 && let Err(reason) = aliases.resolve(p, shared.has(MqttFault::TopicAliasRejected))
                             {
@@ -122,7 +142,21 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
                                 decoder.push(&early);
                                 continue;
                             }
-                            first_packet(&shared, conn_id, out.version, Err(raw), &tx, &kill).0
+                            if authenticating.is_some() {
+                                // MQTT-3.1.4-1: a malformed packet during authentication ends it.
+                                Reaction::close(true)
+                            } else {
+                                first_packet(
+                                    &shared,
+                                    conn_id,
+                                    out.version,
+                                    Err(raw),
+                                    &mut authenticating,
+                                    &tx,
+                                    &kill,
+                                )
+                                .0
+                            }
                         }
                         Err(DecodeError::Malformed { .. }) if tolerant => continue,
                         Err(DecodeError::Malformed { .. }) => {
@@ -189,6 +223,7 @@ fn first_packet(
     conn_id: ConnId,
     version: Version,
     decoded: Result<Decoded, Vec<u8>>,
+    authenticating: &mut Option<Connect>,
     tx: &mpsc::Sender<Packet>,
     kill: &Arc<Notify>,
 ) -> (Reaction, Option<Option<Duration>>) {
@@ -238,11 +273,58 @@ fn first_packet(
     if serious && !shared.has(MqttFault::NoCloseOnMalformed) {
         return refuse;
     }
+    if version == Version::V5
+        && connect.properties.authentication_method.as_deref() == Some(v5::TEST_AUTH_METHOD)
+    {
+        // MQTT-4.12.0-2: the test method's challenge; CONNACK waits for the answer.
+        *authenticating = Some(connect);
+        return (Reaction::reply(vec![v5::auth_challenge()]), None);
+    }
+    accept(shared, conn_id, connect, version, tx, kill)
+}
+
+/// Hands a CONNECT to the state; on acceptance also returns the keep-alive to enforce.
+fn accept(
+    shared: &Shared,
+    conn_id: ConnId,
+    connect: Connect,
+    version: Version,
+    tx: &mpsc::Sender<Packet>,
+    kill: &Arc<Notify>,
+) -> (Reaction, Option<Option<Duration>>) {
     let keep_alive = (connect.keep_alive > 0)
         .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
     let reaction = shared.connect(conn_id, connect, version, tx.clone(), kill.clone());
     let accepted = reaction.then == Then::Continue;
     (reaction, accepted.then_some(keep_alive))
+}
+
+/// The packet after the test method's challenge: the right AUTH answer completes the CONNECT,
+/// anything else gets CONNACK not_authorized and the close (MQTT-4.12.0-4, MQTT-3.1.4-6).
+fn auth_answer(
+    shared: &Shared,
+    conn_id: ConnId,
+    connect: Connect,
+    decoded: Decoded,
+    tx: &mpsc::Sender<Packet>,
+    kill: &Arc<Notify>,
+) -> (Reaction, Option<Option<Duration>>) {
+    match &decoded.packet {
+        Packet::Auth(auth) if decoded.violations.is_empty() && v5::auth_answered(auth) => {
+            accept(shared, conn_id, connect, Version::V5, tx, kill)
+        }
+        _ => {
+            let refusal = Connack {
+                reason: Some(ReasonCode::NotAuthorized),
+                ..Connack::default()
+            };
+            let reaction = Reaction {
+                send: vec![Packet::Connack(refusal)],
+                then: Then::Close { graceful: true },
+            };
+            (reaction, None)
+        }
+    }
 }
 
 /// Encodes and writes one packet (dropping one over the client's Maximum Packet Size); false when the connection is gone.

@@ -60,7 +60,8 @@ impl Reaction {
         }
     }
 
-    fn reply(send: Vec<Packet>) -> Self {
+    /// Send these packets and keep the connection.
+    pub(crate) fn reply(send: Vec<Packet>) -> Self {
         Self {
             send,
             then: Then::Continue,
@@ -179,8 +180,9 @@ impl Shared {
             // MQTT-3.1.3-8.
             return Reaction::refuse(Connack::v311(false, ConnectReturnCode::IdentifierRejected));
         }
-        if v5 && connect.properties.authentication_method.is_some() {
-            // MQTT-4.12.0-1: no enhanced authentication method is supported.
+        let method = connect.properties.authentication_method.clone();
+        if v5 && method.as_deref().is_some_and(|m| m != v5::TEST_AUTH_METHOD) {
+            // MQTT-4.12.0-1: an enhanced authentication method the broker does not know.
             return Reaction::refuse(Connack {
                 reason: Some(ReasonCode::BadAuthenticationMethod),
                 ..Connack::default()
@@ -285,10 +287,13 @@ impl Shared {
         );
         let connack = if v5 {
             let shown = assigned.filter(|_| !self.has(MqttFault::NoAssignedClientId));
+            let mut properties = v5::connack_properties(shown);
+            // MQTT-4.12.0-5: the method again in a successful CONNACK.
+            properties.authentication_method = method;
             Connack {
                 session_present,
                 reason: Some(ReasonCode::Success),
-                properties: v5::connack_properties(shown),
+                properties,
                 ..Connack::default()
             }
         } else {

@@ -646,3 +646,48 @@ async fn five_over_websocket() {
         )
     );
 }
+
+#[tokio::test]
+async fn test_authentication_method_round_trip() {
+    use crate::mqtt::Auth;
+    let b = broker(&[]).await;
+    for (answer, ok) in [("response", true), ("wrong", false)] {
+        let mut c = Client::tcp(&b).await.v5();
+        let method = Some(super::v5::TEST_AUTH_METHOD.to_string());
+        c.send(Packet::Connect(Connect {
+            client_id: "authy".into(),
+            properties: Properties {
+                authentication_method: method.clone(),
+                ..Properties::default()
+            },
+            ..Connect::for_version(Version::V5)
+        }))
+        .await;
+        let Packet::Auth(challenge) = c.recv().await else {
+            panic!("expected AUTH")
+        };
+        assert_eq!(challenge.reason, Some(ReasonCode::ContinueAuthentication));
+        assert_eq!(challenge.properties.authentication_method, method);
+        c.send(Packet::Auth(Auth {
+            reason: Some(ReasonCode::ContinueAuthentication),
+            properties: Properties {
+                authentication_method: method.clone(),
+                authentication_data: Some(answer.as_bytes().into()),
+                ..Properties::default()
+            },
+        }))
+        .await;
+        let Packet::Connack(k) = c.recv().await else {
+            panic!("expected CONNACK")
+        };
+        if ok {
+            assert_eq!(k.reason, Some(ReasonCode::Success));
+            assert_eq!(k.properties.authentication_method, method);
+            c.send(Packet::Pingreq {}).await;
+            assert_eq!(c.recv().await, Packet::Pingresp {});
+        } else {
+            assert_eq!(k.reason, Some(ReasonCode::NotAuthorized));
+            c.expect_closed().await;
+        }
+    }
+}

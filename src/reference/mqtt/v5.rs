@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::mqtt::{Disconnect, Packet, Properties, Publish, ReasonCode, Rule, Version};
+use crate::mqtt::{Auth, Disconnect, Packet, Properties, Publish, ReasonCode, Rule, Version};
 use crate::violation::Violation;
 
 /// Receive Maximum the broker states: QoS 2 PUBLISHes a client may leave unreleased.
@@ -11,6 +11,37 @@ pub(crate) const RECEIVE_MAXIMUM: u16 = 20;
 pub(crate) const TOPIC_ALIAS_MAXIMUM: u16 = 10;
 /// Maximum Packet Size the broker states (whole packet, fixed header included).
 pub(crate) const MAXIMUM_PACKET_SIZE: u32 = 1 << 20;
+
+/// The one enhanced authentication method the broker knows, a test method: it challenges with
+/// `challenge` and accepts the answer `response` (section 4.12).
+pub(crate) const TEST_AUTH_METHOD: &str = "WIRECHECK-TEST";
+/// The challenge of [`TEST_AUTH_METHOD`].
+const TEST_AUTH_CHALLENGE: &[u8] = b"challenge";
+/// The answer [`TEST_AUTH_METHOD`] accepts.
+const TEST_AUTH_RESPONSE: &[u8] = b"response";
+
+/// The AUTH continue_authentication the broker sends for [`TEST_AUTH_METHOD`] (MQTT-4.12.0-2).
+pub(crate) fn auth_challenge() -> Packet {
+    Packet::Auth(Auth {
+        reason: Some(ReasonCode::ContinueAuthentication),
+        properties: Properties {
+            authentication_method: Some(TEST_AUTH_METHOD.into()),
+            authentication_data: Some(TEST_AUTH_CHALLENGE.into()),
+            ..Properties::default()
+        },
+    })
+}
+
+/// Whether a client's AUTH answers the challenge correctly (MQTT-4.12.0-3: continue_authentication, same method).
+pub(crate) fn auth_answered(auth: &Auth) -> bool {
+    auth.reason.is_some_and(|r| r.to_byte() == 0x18)
+        && auth.properties.authentication_method.as_deref() == Some(TEST_AUTH_METHOD)
+        && auth
+            .properties
+            .authentication_data
+            .as_ref()
+            .is_some_and(|d| d.as_bytes() == TEST_AUTH_RESPONSE)
+}
 
 /// The CONNACK properties of an accepted 5.0 connection.
 pub(crate) fn connack_properties(assigned: Option<String>) -> Properties {
@@ -135,6 +166,18 @@ mod tests {
         assert_eq!(a.resolve(&mut p, true), Err(ReasonCode::TopicAliasInvalid));
         let mut p = publish("x", None);
         assert_eq!(a.resolve(&mut p, true), Ok(()));
+    }
+
+    #[test]
+    fn test_auth_answer() {
+        let Packet::Auth(mut a) = auth_challenge() else {
+            panic!()
+        };
+        assert!(!auth_answered(&a));
+        a.properties.authentication_data = Some(TEST_AUTH_RESPONSE.into());
+        assert!(auth_answered(&a));
+        a.reason = Some(ReasonCode::ReAuthenticate);
+        assert!(!auth_answered(&a));
     }
 
     #[test]
