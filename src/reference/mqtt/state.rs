@@ -317,7 +317,32 @@ impl Shared {
         let st = &mut *guard;
         let (client_id, version, expiry_was_zero) = match st.conns.get(&conn_id) {
             Some(c) if !c.dead => (c.client_id.clone(), c.version, c.expiry_was_zero),
-            Some(c) => return Reaction::disconnect(c.version, ReasonCode::SessionTakenOver),
+            Some(c) => {
+                // Taken over: an acknowledgement the client sent before its new CONNECT still
+                // counts for the session (the two connections race); nothing else is handled.
+                let version = c.version;
+                let client_id = c.client_id.clone();
+                if let Some(session) = st.sessions.get_mut(&client_id) {
+                    let mut discard = Vec::new();
+                    let mut out = Post {
+                        current: conn_id,
+                        direct: &mut discard,
+                    };
+                    match packet {
+                        Packet::Puback(Ack { id, .. }) => session.acked(id, 1, &st.conns, &mut out),
+                        Packet::Pubcomp(Ack { id, .. }) => {
+                            session.completed(id, &st.conns, &mut out)
+                        }
+                        Packet::Pubrec(Ack {
+                            id,
+                            reason: Some(r),
+                            ..
+                        }) if r.to_byte() >= 0x80 => session.acked(id, 2, &st.conns, &mut out),
+                        _ => {}
+                    }
+                }
+                return Reaction::disconnect(version, ReasonCode::SessionTakenOver);
+            }
             None => return Reaction::close(false),
         };
         let v5 = version == Version::V5;
