@@ -343,13 +343,14 @@ while read -r kind a b c d; do
   want "$broker" || continue
   row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$broker" "$transport" "$version" "$profile" "$1" "$2" "$3" >> "$OUT/runs.tsv"; }
   folder=${cases_dir[$version]:-}
-  if [ -z "$folder" ] || [ ! -d "$folder" ]; then row "not run: no MQTT $version cases (${folder:-no folder}) yet" "" ""; continue; fi
+  IFS=, read -r -a folders <<< "$folder"
+  if [ -z "$folder" ] || [ ! -d "${folders[0]}" ]; then row "not run: no MQTT $version cases (${folder:-no folder}) yet" "" ""; continue; fi
   if [ ! -f "$profile" ]; then row "not run: no profile $profile yet" "" ""; continue; fi
   if [ "${up[$broker]:-0}" != 1 ]; then row "not run: $broker did not start" "" ""; all_ok=0; continue; fi
   json=$OUT/$broker-$transport-$version.json
   say "== $broker $transport MQTT $version ($profile, $folder)"
   rc=0
-  timeout -k 10 900 "$WIRECHECK" run --target "$profile" --snapshots off --json "$json" "$folder" \
+  timeout -k 10 900 "$WIRECHECK" run --target "$profile" --snapshots off --json "$json" "${folders[@]}" \
     > "$OUT/$broker-$transport-$version.log" 2>&1 || rc=$?
   grep -E '^[0-9]+ passed|^target ' "$OUT/$broker-$transport-$version.log" | sed 's/^/  /' || true
   if [ -s "$json" ]; then row ran "$rc" "${json#"$ROOT"/}"; else row "no report (exit $rc)" "$rc" ""; all_ok=0; tail -n 20 "$OUT/$broker-$transport-$version.log"; fi

@@ -425,11 +425,11 @@ fn table() -> Vec<Bad> {
             Some("  --> z.yaml:8:5"),
         ),
         bad(
-            "MQTT version 5.0 (not supported yet)",
-            case("v.yaml", g("version: \"3.1.1\"", "version: \"5.0\"")),
+            "MQTT version 3.1 (not supported)",
+            case("v.yaml", g("version: \"3.1.1\"", "version: \"3.1\"")),
             &list("v.yaml"),
             2,
-            "error: field `version`: `5.0` is not supported; expected \"3.1.1\"",
+            "error: field `version`: `3.1` is not supported; expected \"3.1.1\" or \"5.0\"",
             Some("  --> v.yaml:4:10"),
         ),
         // ---- files that are not case files
@@ -508,7 +508,7 @@ fn table() -> Vec<Bad> {
             )]),
             &run_profile,
             2,
-            "error: field `version`: `9` is not supported; expected \"3.1.1\"",
+            "error: field `version`: `9` is not supported; expected \"3.1.1\" or \"5.0\"",
             Some("  --> p.yaml:3:10"),
         ),
         bad(

@@ -16,8 +16,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every case the built-in target runs over TCP (the MQTT-over-WebSocket cases need
+/// `builtin:ws`, whose snapshots are not committed).
 fn cases() -> Vec<Case> {
-    wirecheck::case::load_all(&[root().join("cases")]).expect("cases load")
+    wirecheck::case::load_all(&[root().join("cases")])
+        .expect("cases load")
+        .into_iter()
+        .filter(|c| !c.requires.iter().any(|r| r.to_string() == "websocket"))
+        .collect()
 }
 
 async fn reference(faults: &[&str]) -> Target {

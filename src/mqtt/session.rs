@@ -368,6 +368,7 @@ impl Protocol for MqttProtocol {
             retained: BTreeSet::new(),
             credentials: mqtt.credentials.clone(),
             last_connack: None,
+            last_raw: Vec::new(),
         };
         let step = ConnectStep {
             actor: "probe".into(),
@@ -378,7 +379,15 @@ impl Protocol for MqttProtocol {
         let answer = actor.connect_macro(&step, &mut vars, deadline).await;
         let learned = match (answer, actor.last_connack.take()) {
             (Ok(()), Some(c)) => learned_from_connack(&c),
-            (_, _) => Learned::default(),
+            // A 3.1.1-only server answers in 3.1.1 form, which is no 5.0 CONNACK: 20 02 00 01
+            // (return code 1, unacceptable protocol version).
+            _ if actor.last_raw.starts_with(&[0x20, 0x02]) && actor.last_raw.get(3) == Some(&1) => {
+                Learned {
+                    capabilities: [(crate::capability::Capability::Mqtt5, false)].into(),
+                    from: "CONNACK",
+                }
+            }
+            _ => Learned::default(),
         };
         actor.link.abort();
         Ok(learned)
@@ -461,6 +470,7 @@ impl CaseState for MqttCase {
             retained: BTreeSet::new(),
             credentials: self.credentials.clone(),
             last_connack: None,
+            last_raw: Vec::new(),
         }))
     }
 
@@ -517,6 +527,7 @@ impl MqttCase {
             retained: BTreeSet::new(),
             credentials: self.credentials.clone(),
             last_connack: None,
+            last_raw: Vec::new(),
         };
         let mut vars = Vars::new();
         let step = ConnectStep {
@@ -578,6 +589,8 @@ struct MqttActor {
     credentials: Option<MqttCredentials>,
     /// The CONNACK the last `connect` macro received.
     last_connack: Option<crate::mqtt::Connack>,
+    /// The raw bytes of the last packet an expectation read (for the probe).
+    last_raw: Vec<u8>,
 }
 
 impl MqttActor {
@@ -620,7 +633,11 @@ impl MqttActor {
                     .as_ref()
                     .is_some_and(|p| p.kind() != PacketType::Connack && kind_name(p) != want)
         };
-        match self.link.recv_skipping(deadline, skip).await {
+        let received = self.link.recv_skipping(deadline, skip).await;
+        if let Recv::Message(m) = &received {
+            self.last_raw.clone_from(&m.raw);
+        }
+        match received {
             Recv::Message(m) => match m.message {
                 Some(p) if kind_name(&p) != want && !want.is_empty() => Err(Failure::check(
                     rule,
