@@ -791,6 +791,19 @@ impl MqttActor {
         Ok(())
     }
 
+    /// Whether `packet` is the server's notice of a close it is about to make: a 5.0
+    /// DISCONNECT, or a CONNACK that refuses the connection.
+    fn announces_close(&self, packet: &Packet) -> bool {
+        match packet {
+            Packet::Disconnect(_) => self.version == Version::V5,
+            Packet::Connack(c) => {
+                c.code.is_some_and(|code| code != ConnectReturnCode::Accepted)
+                    || c.reason.is_some_and(|r| r.is_failure())
+            }
+            _ => false,
+        }
+    }
+
     /// Judges the CONNACK of a 5.0 `connect` without an `expect`: success, session present 0
     /// for a clean start; a refusal of the credentials is a set-up error, not non-conformance.
     fn judge_connack_v5(
@@ -905,12 +918,13 @@ impl ActorSession for MqttActor {
     async fn next(&mut self, deadline: Instant) -> Next {
         loop {
             let recv = self.link.recv(deadline).await;
-            // A 5.0 server may send DISCONNECT before it closes (MQTT-4.13.1-1 and the reason
-            // codes of 3.14.2.1): the transcript keeps it, and the end that follows is what
-            // counts. A case that cares about the reason expects the DISCONNECT itself.
-            if self.version == Version::V5
-                && let Recv::Message(m) = &recv
-                && matches!(m.message, Some(Packet::Disconnect(_)))
+            // A server may say why before it closes: a 5.0 DISCONNECT (MQTT-4.13.1-1 and the
+            // reason codes of 3.14.2.1), or a CONNACK that refuses the CONNECT (3.1.1: a
+            // non-zero return code, then the close, MQTT-3.2.2-5; 5.0: reason 0x80 or more,
+            // section 4.13.1). The transcript keeps it and the end that follows is what counts;
+            // a case that cares about the reason expects that packet itself.
+            if let Recv::Message(m) = &recv
+                && m.message.as_ref().is_some_and(|p| self.announces_close(p))
             {
                 continue;
             }

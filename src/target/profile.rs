@@ -260,9 +260,9 @@ fn validate(p: &Profile) -> Result<(), LoadError> {
         }
         if let Some(s) = &dev.spec {
             let sets: &[SpecSet] = match protocol {
-                Some(Protocol::Mqtt) => &[SpecSet::Mqtt311],
+                Some(Protocol::Mqtt) => &[SpecSet::Mqtt311, SpecSet::Mqtt50],
                 Some(Protocol::Xmpp) => &[SpecSet::Xmpp],
-                None => &[SpecSet::Mqtt311, SpecSet::Xmpp],
+                None => &[SpecSet::Mqtt311, SpecSet::Mqtt50, SpecSet::Xmpp],
             };
             if !sets.iter().any(|set| set.contains(s)) {
                 let names: Vec<&str> = sets.iter().map(|s| s.name()).collect();
