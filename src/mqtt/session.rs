@@ -797,7 +797,8 @@ impl MqttActor {
         match packet {
             Packet::Disconnect(_) => self.version == Version::V5,
             Packet::Connack(c) => {
-                c.code.is_some_and(|code| code != ConnectReturnCode::Accepted)
+                c.code
+                    .is_some_and(|code| code != ConnectReturnCode::Accepted)
                     || c.reason.is_some_and(|r| r.is_failure())
             }
             _ => false,
