@@ -1,4 +1,4 @@
-//! The built-in reference target: a correct MQTT 3.1.1 broker and XMPP-over-WebSocket server,
+//! The built-in reference target: a correct MQTT broker (3.1.1 and 5.0) and XMPP-over-WebSocket server,
 //! in-process on ephemeral loopback ports, with fault switches that each break one rule.
 
 pub mod mqtt;

@@ -1,4 +1,4 @@
-//! One client connection: reads and strictly decodes packets, enforces CONNECT rules and keep-alive, writes replies.
+//! One client connection: picks 3.1.1 or 5.0 from the CONNECT, strictly decodes packets, enforces keep-alive and limits, writes replies.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +8,11 @@ use tokio::time::Instant;
 
 use super::fault::MqttFault;
 use super::link::Link;
-use super::state::{ConnId, Reaction, Shared, Then};
+use super::state::{After, ConnId, Reaction, Shared, Then};
+use super::v5::{self, Aliases};
 use super::wire::{connect_preamble, encode_out};
 use crate::mqtt::codec::{DecodeError, Decoded, Decoder, Direction};
-use crate::mqtt::{Connack, ConnectReturnCode, Packet, Rule, Version};
+use crate::mqtt::{Connack, Connect, ConnectReturnCode, Packet, ReasonCode, Rule, Version};
 
 /// Largest remaining length accepted from a client.
 pub(crate) const MAX_PACKET: usize = 1 << 20;
@@ -20,14 +21,32 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Packets waiting for a connection to write before it counts as too slow and is closed.
 const QUEUE: usize = 4096;
 
-/// Serves one connection until it closes.
+/// How packets are written to one connection.
+struct Out {
+    version: Version,
+    padded: bool,
+    /// The client's Maximum Packet Size (5.0), unless a fault ignores it.
+    max: Option<u32>,
+}
+
+/// Serves one connection until it closes, then waits out its delayed will and session expiry.
 pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
     let conn_id = shared.next_conn_id();
     let (tx, mut rx) = mpsc::channel::<Packet>(QUEUE);
     let kill = Arc::new(Notify::new());
-    let padded = shared.has(MqttFault::NonMinimalLength);
     let tolerant = shared.has(MqttFault::NoCloseOnMalformed);
+    let mut out = Out {
+        version: Version::V311,
+        padded: shared.has(MqttFault::NonMinimalLength),
+        max: None,
+    };
     let mut decoder = Decoder::new(Version::V311, Direction::ClientToServer, MAX_PACKET);
+    // Bytes received before CONNECT was handled, to decode again as 5.0 if it asks for level 5.
+    let mut early: Vec<u8> = Vec::new();
+    let mut aliases = Aliases::default();
+    // A CONNECT waiting for the answer to the test authentication method's challenge.
+    let mut authenticating: Option<Connect> = None;
+    let mut authenticated = false;
     let mut connected = false;
     let mut keep_alive = Some(CONNECT_TIMEOUT);
     let mut deadline = Instant::now() + CONNECT_TIMEOUT;
@@ -37,12 +56,13 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
             biased;
             _ = kill.notified() => break false,
             Some(packet) = rx.recv() => {
-                if !write(&mut link, &packet, padded).await {
+                let last = matches!(packet, Packet::Disconnect(_));
+                if !write(&mut link, &packet, &out).await || last {
                     break false;
                 }
             }
             _ = tokio::time::sleep_until(deadline), if keep_alive.is_some() => {
-                // MQTT-3.1.2-24: nothing for 1.5 x keep alive (or no CONNECT in time).
+                // MQTT-3.1.2-24 (3.1.1) / MQTT-3.1.2-22 (5.0): nothing for 1.5 x keep alive (or no CONNECT in time).
                 tracing::debug!("reference broker: connection {conn_id} timed out");
                 break false;
             }
@@ -51,42 +71,104 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
                     Ok(Some(bytes)) => bytes,
                     Ok(None) | Err(_) => break false,
                 };
+                if !connected {
+                    early.extend_from_slice(&bytes);
+                }
                 decoder.push(&bytes);
                 loop {
+                    let v5 = out.version == Version::V5;
                     let reaction = match decoder.next() {
                         Ok(None) => break,
-                        Ok(Some(decoded)) => {
-                            if let Some(ka) = keep_alive.filter(|_| connected) {
+                        Ok(Some(decoded)) if !connected => {
+                            if level_of(&decoded.raw) == Some(5) && !v5 {
+                                // Decode everything received so far again, as 5.0.
+                                out.version = Version::V5;
+                                decoder = Decoder::new(Version::V5, Direction::ClientToServer, MAX_PACKET);
+                                decoder.push(&early);
+                                continue;
+                            }
+                            let max = decoded_max(&decoded, &shared);
+                            let (reaction, accepted) = match authenticating.take() {
+                                Some(connect) => {
+                                    authenticated = true;
+                                    auth_answer(&shared, conn_id, connect, decoded, &tx, &kill)
+                                }
+                                None => first_packet(
+                                    &shared,
+                                    conn_id,
+                                    out.version,
+                                    Ok(decoded),
+                                    &mut authenticating,
+                                    &tx,
+                                    &kill,
+                                ),
+                            };
+                            let max = max.or(out.max);
+                            out.max = max;
+                            if let Some(ka) = accepted {
+                                connected = true;
+                                early = Vec::new();
+                                keep_alive = ka;
+                                if let Some(ka) = ka {
+                                    deadline = Instant::now() + ka;
+                                }
+                            }
+                            reaction
+                        }
+                        Ok(Some(mut decoded)) => {
+                            if let Some(ka) = keep_alive {
                                 deadline = Instant::now() + ka;
                             }
-                            if connected {
-                                if !decoded.violations.is_empty() && !tolerant {
-                                    // MQTT-4.8.0-1 / MQTT-2.2.2-2: close on any violation.
-                                    Reaction::close(false)
-                                } else {
-                                    shared.packet(conn_id, decoded.packet)
-                                }
+                            if !decoded.violations.is_empty() && !tolerant {
+                                // MQTT-4.8.0-1 / MQTT-2.2.2-2 (3.1.1), MQTT-4.13.1-1 (5.0): close on any violation.
+                                Reaction::disconnect(out.version, v5::reason_for(&decoded.violations))
+                            } else if v5 && decoded.raw.len() > v5::MAXIMUM_PACKET_SIZE as usize {
+                                Reaction::disconnect(out.version, ReasonCode::PacketTooLarge)
+                            } else if authenticated && matches!(decoded.packet, Packet::Auth(_)) {
+                                // Re-authentication is not supported: it fails (MQTT-4.12.1-2).
+                                Reaction::disconnect(out.version, ReasonCode::NotAuthorized)
+                            } else if let (true, Packet::Publish(p)) = (v5, &mut decoded.packet)
+                                && let Err(reason) = aliases.resolve(p, shared.has(MqttFault::TopicAliasRejected))
+                            {
+                                Reaction::disconnect(out.version, reason)
                             } else {
-                                let (reaction, accepted) =
-                                    first_packet(&shared, conn_id, Ok(decoded), &tx, &kill);
-                                if let Some(ka) = accepted {
-                                    connected = true;
-                                    keep_alive = ka;
-                                    if let Some(ka) = ka {
-                                        deadline = Instant::now() + ka;
-                                    }
-                                }
-                                reaction
+                                shared.packet(conn_id, decoded.packet)
                             }
                         }
                         Err(DecodeError::Malformed { raw, .. }) if !connected => {
-                            first_packet(&shared, conn_id, Err(raw), &tx, &kill).0
+                            if level_of(&raw) == Some(5) && !v5 {
+                                out.version = Version::V5;
+                                decoder = Decoder::new(Version::V5, Direction::ClientToServer, MAX_PACKET);
+                                decoder.push(&early);
+                                continue;
+                            }
+                            if authenticating.is_some() {
+                                // MQTT-3.1.4-1: a malformed packet during authentication ends it.
+                                Reaction::close(true)
+                            } else {
+                                first_packet(
+                                    &shared,
+                                    conn_id,
+                                    out.version,
+                                    Err(raw),
+                                    &mut authenticating,
+                                    &tx,
+                                    &kill,
+                                )
+                                .0
+                            }
                         }
                         Err(DecodeError::Malformed { .. }) if tolerant => continue,
+                        Err(DecodeError::Malformed { .. }) => {
+                            Reaction::disconnect(out.version, ReasonCode::MalformedPacket)
+                        }
+                        Err(DecodeError::TooLarge { .. }) if connected => {
+                            Reaction::disconnect(out.version, ReasonCode::PacketTooLarge)
+                        }
                         Err(_) => Reaction::close(false),
                     };
                     for packet in &reaction.send {
-                        if !write(&mut link, packet, padded).await {
+                        if !write(&mut link, packet, &out).await {
                             break 'conn false;
                         }
                     }
@@ -97,15 +179,51 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
             }
         }
     };
-    shared.closed(conn_id, graceful);
+    let after = shared.closed(conn_id, graceful);
     link.close().await;
+    if let Some(after) = after {
+        wait_out(&shared, after).await;
+    }
+}
+
+/// Publishes a delayed will when due and ends the session when it expires (both skipped if the client came back).
+async fn wait_out(shared: &Shared, after: After) {
+    let start = Instant::now();
+    if let Some(will_in) = after.will_in {
+        tokio::time::sleep_until(start + will_in).await;
+        shared.will_due(&after.client_id, after.epoch);
+    }
+    if let Some(expire_in) = after.expire_in {
+        // A far-off expiry overflows to "never" in tokio's sleep.
+        tokio::time::sleep(expire_in.saturating_sub(start.elapsed())).await;
+        shared.expire(&after.client_id, after.epoch);
+    }
+}
+
+/// The protocol level of a CONNECT named MQTT.
+fn level_of(raw: &[u8]) -> Option<u8> {
+    connect_preamble(raw)
+        .filter(|(name, _)| *name == b"MQTT")
+        .map(|(_, level)| level)
+}
+
+/// The client's Maximum Packet Size from a 5.0 CONNECT (unless a fault ignores it).
+fn decoded_max(decoded: &Decoded, shared: &Shared) -> Option<u32> {
+    match &decoded.packet {
+        Packet::Connect(c) if !shared.has(MqttFault::OversizePacketSent) => {
+            c.properties.maximum_packet_size
+        }
+        _ => None,
+    }
 }
 
 /// Checks the first packet of a connection; on acceptance also returns the keep-alive to enforce.
 fn first_packet(
     shared: &Shared,
     conn_id: ConnId,
+    version: Version,
     decoded: Result<Decoded, Vec<u8>>,
+    authenticating: &mut Option<Connect>,
     tx: &mpsc::Sender<Packet>,
     kill: &Arc<Notify>,
 ) -> (Reaction, Option<Option<Duration>>) {
@@ -122,8 +240,8 @@ fn first_packet(
     if name != b"MQTT" {
         return refuse;
     }
-    if level != 4 {
-        // MQTT-3.1.2-2: CONNACK 0x01, then close.
+    if level != 4 && level != 5 {
+        // MQTT-3.1.2-2 (3.1.1): CONNACK 0x01, then close.
         if shared.has(MqttFault::NoConnackOnBadLevel) {
             return refuse;
         }
@@ -146,8 +264,8 @@ fn first_packet(
     let Packet::Connect(connect) = decoded.packet else {
         return refuse;
     };
-    // A zero-byte client id with CleanSession 0 is answered by CONNACK 0x02 instead.
-    let no_id = Rule::EmptyClientIdCleanSession.id(Version::V311);
+    // A zero-byte client id with CleanSession 0 is answered by CONNACK 0x02 instead (3.1.1).
+    let no_id = Rule::EmptyClientIdCleanSession.id(version);
     let serious = decoded
         .violations
         .iter()
@@ -155,16 +273,66 @@ fn first_packet(
     if serious && !shared.has(MqttFault::NoCloseOnMalformed) {
         return refuse;
     }
+    if version == Version::V5
+        && connect.properties.authentication_method.as_deref() == Some(v5::TEST_AUTH_METHOD)
+    {
+        // MQTT-4.12.0-2: the test method's challenge; CONNACK waits for the answer.
+        *authenticating = Some(connect);
+        return (Reaction::reply(vec![v5::auth_challenge()]), None);
+    }
+    accept(shared, conn_id, connect, version, tx, kill)
+}
+
+/// Hands a CONNECT to the state; on acceptance also returns the keep-alive to enforce.
+fn accept(
+    shared: &Shared,
+    conn_id: ConnId,
+    connect: Connect,
+    version: Version,
+    tx: &mpsc::Sender<Packet>,
+    kill: &Arc<Notify>,
+) -> (Reaction, Option<Option<Duration>>) {
     let keep_alive = (connect.keep_alive > 0)
         .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
-    let reaction = shared.connect(conn_id, connect, tx.clone(), kill.clone());
+    let reaction = shared.connect(conn_id, connect, version, tx.clone(), kill.clone());
     let accepted = reaction.then == Then::Continue;
     (reaction, accepted.then_some(keep_alive))
 }
 
-/// Encodes and writes one packet; false when the connection is gone.
-async fn write(link: &mut Link, packet: &Packet, padded: bool) -> bool {
-    match encode_out(packet, padded) {
+/// The packet after the test method's challenge: the right AUTH answer completes the CONNECT,
+/// anything else gets CONNACK not_authorized and the close (MQTT-4.12.0-4, MQTT-3.1.4-6).
+fn auth_answer(
+    shared: &Shared,
+    conn_id: ConnId,
+    connect: Connect,
+    decoded: Decoded,
+    tx: &mpsc::Sender<Packet>,
+    kill: &Arc<Notify>,
+) -> (Reaction, Option<Option<Duration>>) {
+    match &decoded.packet {
+        Packet::Auth(auth) if decoded.violations.is_empty() && v5::auth_answered(auth) => {
+            accept(shared, conn_id, connect, Version::V5, tx, kill)
+        }
+        _ => {
+            let refusal = Connack {
+                reason: Some(ReasonCode::NotAuthorized),
+                ..Connack::default()
+            };
+            let reaction = Reaction {
+                send: vec![Packet::Connack(refusal)],
+                then: Then::Close { graceful: true },
+            };
+            (reaction, None)
+        }
+    }
+}
+
+/// Encodes and writes one packet (dropping one over the client's Maximum Packet Size); false when the connection is gone.
+async fn write(link: &mut Link, packet: &Packet, out: &Out) -> bool {
+    // The CONNACK goes out whatever its size: without it the client learns nothing.
+    let limited = !matches!(packet, Packet::Connack(_));
+    match encode_out(packet, out.version, out.padded) {
+        Some(bytes) if limited && out.max.is_some_and(|max| bytes.len() > max as usize) => true,
         Some(bytes) => link.send(bytes).await.is_ok(),
         None => true,
     }

@@ -1,4 +1,4 @@
-//! Fault switches: each makes the reference broker break exactly one 3.1.1 rule, to prove a check can fail.
+//! Fault switches: each makes the reference broker break exactly one 3.1.1 or 5.0 rule, to prove a check can fail.
 
 use std::fmt;
 use std::str::FromStr;
@@ -28,6 +28,34 @@ pub enum MqttFault {
     Qos2Duplicate,
     /// Messages forwarded to established subscriptions keep the publisher's RETAIN flag.
     RetainOnDelivery,
+    /// 5.0: sends up to 100 unacknowledged QoS 1/2 PUBLISHes whatever the client's Receive Maximum.
+    IgnoresReceiveMaximum,
+    /// 5.0: deliveries never carry the subscription's Subscription Identifier.
+    NoSubscriptionIdentifier,
+    /// 5.0: the No Local subscription option is ignored.
+    NoLocalIgnored,
+    /// 5.0: the Retain As Published subscription option is ignored (RETAIN always 0).
+    RetainAsPublishedIgnored,
+    /// 5.0: Retain Handling 1 and 2 are treated as 0.
+    RetainHandlingIgnored,
+    /// 5.0: expired messages are still delivered, with their original Message Expiry Interval.
+    MessageExpiryIgnored,
+    /// 5.0: the will is published at once, whatever the Will Delay Interval.
+    WillDelayIgnored,
+    /// 5.0: packets larger than the client's Maximum Packet Size are sent anyway.
+    OversizePacketSent,
+    /// 5.0: a message for a shared subscription goes to every member of the group.
+    SharedSubscriptionDuplicates,
+    /// 5.0: a session ends when its connection closes, whatever its Session Expiry Interval.
+    SessionExpiryIgnored,
+    /// 5.0: forwarded messages carry their User Properties in reverse order.
+    UserPropertiesReordered,
+    /// 5.0: forwarded messages lose their Payload Format Indicator.
+    PayloadFormatDropped,
+    /// 5.0: any Topic Alias from the client is refused with DISCONNECT 0x94.
+    TopicAliasRejected,
+    /// 5.0: a zero-length client id is accepted, but CONNACK omits the Assigned Client Identifier.
+    NoAssignedClientId,
 }
 
 impl MqttFault {
@@ -44,6 +72,20 @@ impl MqttFault {
         MqttFault::DollarWildcard,
         MqttFault::Qos2Duplicate,
         MqttFault::RetainOnDelivery,
+        MqttFault::IgnoresReceiveMaximum,
+        MqttFault::NoSubscriptionIdentifier,
+        MqttFault::NoLocalIgnored,
+        MqttFault::RetainAsPublishedIgnored,
+        MqttFault::RetainHandlingIgnored,
+        MqttFault::MessageExpiryIgnored,
+        MqttFault::WillDelayIgnored,
+        MqttFault::OversizePacketSent,
+        MqttFault::SharedSubscriptionDuplicates,
+        MqttFault::SessionExpiryIgnored,
+        MqttFault::UserPropertiesReordered,
+        MqttFault::PayloadFormatDropped,
+        MqttFault::TopicAliasRejected,
+        MqttFault::NoAssignedClientId,
     ];
 
     /// The kebab-case name used by `--fault`.
@@ -60,6 +102,20 @@ impl MqttFault {
             MqttFault::DollarWildcard => "dollar-wildcard",
             MqttFault::Qos2Duplicate => "qos2-duplicate",
             MqttFault::RetainOnDelivery => "retain-on-delivery",
+            MqttFault::IgnoresReceiveMaximum => "ignores-receive-maximum",
+            MqttFault::NoSubscriptionIdentifier => "no-subscription-identifier",
+            MqttFault::NoLocalIgnored => "no-local-ignored",
+            MqttFault::RetainAsPublishedIgnored => "retain-as-published-ignored",
+            MqttFault::RetainHandlingIgnored => "retain-handling-ignored",
+            MqttFault::MessageExpiryIgnored => "message-expiry-ignored",
+            MqttFault::WillDelayIgnored => "will-delay-ignored",
+            MqttFault::OversizePacketSent => "oversize-packet-sent",
+            MqttFault::SharedSubscriptionDuplicates => "shared-subscription-duplicates",
+            MqttFault::SessionExpiryIgnored => "session-expiry-ignored",
+            MqttFault::UserPropertiesReordered => "user-properties-reordered",
+            MqttFault::PayloadFormatDropped => "payload-format-dropped",
+            MqttFault::TopicAliasRejected => "topic-alias-rejected",
+            MqttFault::NoAssignedClientId => "no-assigned-client-id",
         }
     }
 
@@ -96,6 +152,48 @@ impl MqttFault {
             }
             MqttFault::RetainOnDelivery => {
                 "forwards messages to established subscriptions with RETAIN 1 (breaks MQTT-3.3.1-9)"
+            }
+            MqttFault::IgnoresReceiveMaximum => {
+                "sends more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum (breaks MQTT-3.3.4-9)"
+            }
+            MqttFault::NoSubscriptionIdentifier => {
+                "omits the Subscription Identifier of the matching subscription on delivery (breaks MQTT-3.3.4-3)"
+            }
+            MqttFault::NoLocalIgnored => {
+                "forwards a client's own messages to its No Local subscription (breaks MQTT-3.8.3-3)"
+            }
+            MqttFault::RetainAsPublishedIgnored => {
+                "forwards with RETAIN 0 to a Retain As Published subscription (breaks MQTT-3.3.1-13)"
+            }
+            MqttFault::RetainHandlingIgnored => {
+                "sends retained messages whatever the Retain Handling option (breaks MQTT-3.3.1-10, MQTT-3.3.1-11)"
+            }
+            MqttFault::MessageExpiryIgnored => {
+                "delivers messages whose Message Expiry Interval has passed (breaks MQTT-3.3.2-5)"
+            }
+            MqttFault::WillDelayIgnored => {
+                "publishes the will at once, even if the client reconnects within the Will Delay Interval (breaks MQTT-3.1.3-9)"
+            }
+            MqttFault::OversizePacketSent => {
+                "sends packets larger than the client's Maximum Packet Size (breaks MQTT-3.1.2-24)"
+            }
+            MqttFault::SharedSubscriptionDuplicates => {
+                "delivers a message to every member of a shared subscription group instead of one (breaks section 4.8.2)"
+            }
+            MqttFault::SessionExpiryIgnored => {
+                "discards a 5.0 session when its connection closes despite a Session Expiry Interval above 0 (breaks MQTT-3.1.2-23)"
+            }
+            MqttFault::UserPropertiesReordered => {
+                "forwards User Properties in reverse order (breaks MQTT-3.3.2-18)"
+            }
+            MqttFault::PayloadFormatDropped => {
+                "drops the Payload Format Indicator when forwarding (breaks MQTT-3.3.2-4)"
+            }
+            MqttFault::TopicAliasRejected => {
+                "refuses any Topic Alias within the Topic Alias Maximum it announced (breaks MQTT-3.3.2-12)"
+            }
+            MqttFault::NoAssignedClientId => {
+                "accepts a zero-length client id without an Assigned Client Identifier in CONNACK (breaks MQTT-3.2.2-16)"
             }
         }
     }

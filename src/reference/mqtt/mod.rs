@@ -1,13 +1,18 @@
-//! The built-in reference MQTT 3.1.1 broker: small, correct, in-process, over TCP and WebSocket, with fault switches.
+//! The built-in reference MQTT broker (3.1.1 and 5.0, chosen per connection): small, correct, in-process, over TCP and WebSocket, with fault switches.
 
 mod conn;
 mod fault;
 mod link;
+mod route;
+mod session;
 mod state;
+mod v5;
 mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests5;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -16,10 +16,10 @@ use crate::mqtt::{
     SubackReturnCode, Subscribe, Unsuback, Unsubscribe, Version, Will, encode,
 };
 
-const WAIT: Duration = Duration::from_secs(3);
-const QUIET: Duration = Duration::from_millis(300);
+pub(super) const WAIT: Duration = Duration::from_secs(3);
+pub(super) const QUIET: Duration = Duration::from_millis(300);
 
-async fn broker(faults: &[MqttFault]) -> BrokerHandle {
+pub(super) async fn broker(faults: &[MqttFault]) -> BrokerHandle {
     start(BrokerConfig {
         faults: faults.iter().copied().collect(),
         ..BrokerConfig::default()
@@ -30,29 +30,38 @@ async fn broker(faults: &[MqttFault]) -> BrokerHandle {
 
 /// What the client saw next.
 #[derive(Debug)]
-enum Got {
+pub(super) enum Got {
     Packet(Box<Decoded>),
     Malformed,
     Closed,
     Timeout,
 }
 
-struct Client {
-    link: Link,
-    dec: Decoder,
+pub(super) struct Client {
+    pub(super) link: Link,
+    pub(super) dec: Decoder,
+    pub(super) version: Version,
 }
 
 impl Client {
-    async fn tcp(b: &BrokerHandle) -> Self {
+    pub(super) async fn tcp(b: &BrokerHandle) -> Self {
         let stream = TcpStream::connect(b.tcp_addr).await.unwrap();
         Self::over(Link::Tcp(stream))
     }
 
-    fn over(link: Link) -> Self {
+    pub(super) fn over(link: Link) -> Self {
         Self {
             link,
             dec: Decoder::new(Version::V311, Direction::ServerToClient, 1 << 20),
+            version: Version::V311,
         }
+    }
+
+    /// The same client speaking MQTT 5.0.
+    pub(super) fn v5(mut self) -> Self {
+        self.version = Version::V5;
+        self.dec = Decoder::new(Version::V5, Direction::ServerToClient, 1 << 20);
+        self
     }
 
     /// Opens a TCP connection and completes CONNECT/CONNACK.
@@ -75,17 +84,17 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, p: Packet) {
-        let bytes = encode(&p, Version::V311).unwrap();
+    pub(super) async fn send(&mut self, p: Packet) {
+        let bytes = encode(&p, self.version).unwrap();
         self.send_raw(&bytes).await;
     }
 
-    async fn send_raw(&mut self, bytes: &[u8]) {
+    pub(super) async fn send_raw(&mut self, bytes: &[u8]) {
         // The broker may already have closed; reading tells.
         let _ = self.link.send(bytes.to_vec()).await;
     }
 
-    async fn next(&mut self, wait: Duration) -> Got {
+    pub(super) async fn next(&mut self, wait: Duration) -> Got {
         let deadline = Instant::now() + wait;
         loop {
             match self.dec.next() {
@@ -102,7 +111,7 @@ impl Client {
     }
 
     /// The next packet, which must be free of violations.
-    async fn recv(&mut self) -> Packet {
+    pub(super) async fn recv(&mut self) -> Packet {
         match self.next(WAIT).await {
             Got::Packet(d) => {
                 assert!(d.violations.is_empty(), "broker sent {:?}", d.violations);
@@ -112,14 +121,14 @@ impl Client {
         }
     }
 
-    async fn expect_closed(&mut self) {
+    pub(super) async fn expect_closed(&mut self) {
         match self.next(WAIT).await {
             Got::Closed => {}
             other => panic!("expected the broker to close, got {other:?}"),
         }
     }
 
-    async fn expect_silence(&mut self) {
+    pub(super) async fn expect_silence(&mut self) {
         match self.next(QUIET).await {
             Got::Timeout => {}
             other => panic!("expected nothing, got {other:?}"),
@@ -148,7 +157,7 @@ impl Client {
         }
     }
 
-    async fn expect_publish(&mut self) -> Publish {
+    pub(super) async fn expect_publish(&mut self) -> Publish {
         match self.recv().await {
             Packet::Publish(p) => p,
             other => panic!("expected PUBLISH, got {other:?}"),
@@ -195,7 +204,7 @@ async fn first_packet_must_be_connect() {
 #[tokio::test]
 async fn unsupported_level_gets_connack_0x01_then_close() {
     let b = broker(&[]).await;
-    for level in [3u8, 5] {
+    for level in [3u8, 6] {
         let mut c = Client::tcp(&b).await;
         c.send(Packet::Connect(Connect {
             protocol_level: level,
@@ -212,21 +221,18 @@ async fn unsupported_level_gets_connack_0x01_then_close() {
         );
         c.expect_closed().await;
     }
-    // A 5.0 CONNECT with properties, which is not even a well-formed 3.1.1 CONNECT.
-    let mut c = Client::tcp(&b).await;
+    // A 5.0 CONNECT with properties (not a well-formed 3.1.1 CONNECT) is served in 5.0.
+    let mut c = Client::tcp(&b).await.v5();
     c.send_raw(&[
-        0x10, 0x10, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c, 0x03, 0x21, 0x00,
+        0x10, 0x11, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c, 0x03, 0x21, 0x00,
         0x0a, 0x00, 0x01, b'x',
     ])
     .await;
     let Packet::Connack(connack) = c.recv().await else {
         panic!()
     };
-    assert_eq!(
-        connack.code.unwrap(),
-        ConnectReturnCode::UnacceptableProtocolVersion
-    );
-    c.expect_closed().await;
+    assert_eq!(connack.reason.unwrap(), crate::mqtt::ReasonCode::Success);
+    assert_eq!(connack.properties.receive_maximum, Some(20));
 }
 
 #[tokio::test]

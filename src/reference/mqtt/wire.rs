@@ -2,9 +2,13 @@
 
 use crate::mqtt::{Packet, Version, encode};
 
-/// Encodes a packet the broker sends; `four_byte_length` pads the remaining length to four bytes.
-pub(crate) fn encode_out(packet: &Packet, four_byte_length: bool) -> Option<Vec<u8>> {
-    let bytes = match encode(packet, Version::V311) {
+/// Encodes a packet the broker sends in `version`; `four_byte_length` pads the remaining length to four bytes.
+pub(crate) fn encode_out(
+    packet: &Packet,
+    version: Version,
+    four_byte_length: bool,
+) -> Option<Vec<u8>> {
+    let bytes = match encode(packet, version) {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!("reference broker cannot encode {packet:?}: {e}");
