@@ -200,7 +200,11 @@ fn render(e: &Entry, protocol: Protocol, r: &Redactor) -> Vec<String> {
             lines.push(format!("{arrow} {}", raw_send(&m.data, e, r)));
         }
         (None, Some(m)) => {
-            lines.push(format!("{arrow} {}", message(&m.data, protocol)));
+            let shown = match (protocol, e.direction) {
+                (Protocol::Mqtt, Direction::Received) => without_remaining_time(&m.data),
+                _ => m.data.clone(),
+            };
+            lines.push(format!("{arrow} {}", message(&shown, protocol)));
             // MQTT: the bytes the decoder flagged, as hex. XMPP frames are text, and the
             // canonical XML (or the unparsed text) already shows them; their raw attribute
             // order varies between server processes.
@@ -225,6 +229,20 @@ fn render(e: &Entry, protocol: Protocol, r: &Redactor) -> Vec<String> {
         },
     }
     lines
+}
+
+/// A received MQTT packet with the time-dependent values of its properties replaced by a
+/// placeholder: a forwarded Message Expiry Interval is the time that remains, which depends on
+/// how long the server held the message (the cases check its bounds).
+fn without_remaining_time(data: &Value) -> Value {
+    let mut data = data.clone();
+    if let Some(v) = data
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("message_expiry_interval"))
+    {
+        *v = Value::String("<remaining>".into());
+    }
+    data
 }
 
 fn cut(truncated: usize) -> String {
