@@ -536,7 +536,7 @@ fn table() -> Vec<Bad> {
             )]),
             &run_profile,
             2,
-            "error: deviation: field `spec`: `MQTT-9.9.9-9` is not a MQTT 3.1.1 statement id",
+            "error: deviation: field `spec`: `MQTT-9.9.9-9` is not a MQTT 3.1.1 or MQTT 5.0 statement id",
             Some("  --> p.yaml:5:14"),
         ),
         bad(
