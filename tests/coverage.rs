@@ -52,16 +52,23 @@ fn figures_on_the_real_cases_are_consistent() {
     let v311 = &specs[0];
     assert_eq!(v311["spec"], "mqtt-3.1.1");
     assert_eq!(n(v311, "binding"), 108);
-    // connect-accepted.yaml tags MQTT-3.2.0-1; it must be listed under 3.1.1, never under 5.0.
-    let has = |s: &Value, id: &str| {
+    // The same id string names different statements in 3.1.1 and 5.0: each version's list
+    // names only that version's cases (MQTT-3.2.0-1 is tagged by cases of both).
+    let cases_of = |s: &Value, id: &str| -> Vec<String> {
         s["checked"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["id"] == id)
+            .filter(|c| c["id"] == id)
+            .flat_map(|c| c["cases"].as_array().unwrap().clone())
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
     };
-    assert!(has(v311, "MQTT-3.2.0-1"));
-    assert!(!has(&specs[1], "MQTT-3.2.0-1"));
+    let in_311 = cases_of(v311, "MQTT-3.2.0-1");
+    assert!(in_311.iter().any(|c| c == "mqtt311.connect.accepted"));
+    assert!(in_311.iter().all(|c| c.starts_with("mqtt311.")), "{in_311:?}");
+    let in_50 = cases_of(&specs[1], "MQTT-3.2.0-1");
+    assert!(in_50.iter().all(|c| c.starts_with("mqtt5.")), "{in_50:?}");
     let (code, md, _) = coverage(&["--spec", "mqtt-3.1.1"]);
     assert_eq!(code, 0);
     assert!(md.contains("| MQTT 3.1.1 | 108 |"), "{md}");
