@@ -66,7 +66,10 @@ fn figures_on_the_real_cases_are_consistent() {
     };
     let in_311 = cases_of(v311, "MQTT-3.2.0-1");
     assert!(in_311.iter().any(|c| c == "mqtt311.connect.accepted"));
-    assert!(in_311.iter().all(|c| c.starts_with("mqtt311.")), "{in_311:?}");
+    assert!(
+        in_311.iter().all(|c| c.starts_with("mqtt311.")),
+        "{in_311:?}"
+    );
     let in_50 = cases_of(&specs[1], "MQTT-3.2.0-1");
     assert!(in_50.iter().all(|c| c.starts_with("mqtt5.")), "{in_50:?}");
     let (code, md, _) = coverage(&["--spec", "mqtt-3.1.1"]);
