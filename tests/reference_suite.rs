@@ -29,7 +29,7 @@ async fn passes_on(spec: &str, cases: Vec<wirecheck::case::Case>) -> usize {
     );
     let over_ws = spec == "builtin:ws";
     let opts = RunOptions {
-        jobs: 4,
+        jobs: 16,
         ..RunOptions::default()
     };
     let results = run_all(cases, target, Arc::new(opts), |_| {}).await;

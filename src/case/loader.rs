@@ -38,6 +38,8 @@ pub struct Case {
     pub loc: SourceLoc,
     /// Extra snapshot redactions of this case (after the profile's).
     pub snapshot_redact: Vec<crate::snapshot::RedactDoc>,
+    /// Why the case has no snapshot, if it has none.
+    pub snapshot_skip: Option<String>,
 }
 
 impl Case {

@@ -82,6 +82,10 @@ pub struct CaseDoc {
     /// Extra snapshot redactions: `[{ regex: "...", as: "<x>" }]`.
     #[serde(default)]
     pub snapshot_redact: Option<Spanned<Vec<crate::snapshot::RedactDoc>>>,
+    /// Why this case has no snapshot: its transcript depends on a choice the server may make
+    /// differently on each run (which member of a share group gets a message).
+    #[serde(default)]
+    pub snapshot_skip: Option<String>,
 }
 
 /// Options of one actor.
@@ -130,6 +134,7 @@ impl Step {
             Step::Connect(s) => &s.0.actor,
             Step::Login(s) => &s.0.actor,
             Step::Send(s) => &s.actor,
+            Step::Expect(s) if s.actor.is_empty() => s.exactly_one_of.first()?,
             Step::Expect(s) => &s.actor,
             Step::ExpectNone(s) => &s.actor,
             Step::ExpectClose(s) | Step::ExpectDisconnect(s) => &s.actor,
@@ -359,8 +364,17 @@ pub struct SendStep {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectStep {
-    /// Whose connection.
+    /// Whose connection (empty when `exactly_one_of` names the actors).
+    #[serde(default)]
     pub actor: String,
+    /// The message arrives at exactly one of these actors (a shared subscription's members),
+    /// and no copy at the others within `settle`; instead of `actor`.
+    #[serde(default)]
+    pub exactly_one_of: Vec<String>,
+    /// `exactly_one_of` only: how long the other actors must stay without a copy after the
+    /// first one received it [default: 300ms].
+    #[serde(default)]
+    pub settle: Option<YamlDuration>,
     /// MQTT packet pattern.
     #[serde(default)]
     pub packet: Option<serde_json::Value>,

@@ -252,6 +252,7 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
     };
     Ok(Case {
         snapshot_redact,
+        snapshot_skip: doc.snapshot_skip.clone(),
         path: path.to_path_buf(),
         id: id.clone(),
         title: doc.title.clone(),
@@ -279,14 +280,22 @@ fn check_step(
         Some(needle) => cx.err_near(spanned, &needle, msg),
         None => cx.err(spanned, msg),
     };
-    if let Some(actor) = step.actor()
-        && !doc.actors.value.contains_key(actor)
-    {
-        let known: Vec<&str> = doc.actors.value.keys().map(String::as_str).collect();
-        return Err(err(format!(
-            "`{kw}`: field `actor`: unknown actor `{actor}` (this case has: {})",
-            known.join(", ")
-        )));
+    let named: Vec<(&str, &str)> = match step {
+        Step::Expect(e) if !e.exactly_one_of.is_empty() => e
+            .exactly_one_of
+            .iter()
+            .map(|a| ("exactly_one_of", a.as_str()))
+            .collect(),
+        _ => step.actor().map(|a| ("actor", a)).into_iter().collect(),
+    };
+    for (field, actor) in named {
+        if !doc.actors.value.contains_key(actor) {
+            let known: Vec<&str> = doc.actors.value.keys().map(String::as_str).collect();
+            return Err(err(format!(
+                "`{kw}`: field `{field}`: unknown actor `{actor}` (this case has: {})",
+                known.join(", ")
+            )));
+        }
     }
     for s in step.spec() {
         if !set.contains(s) {
@@ -351,6 +360,33 @@ fn check_step(
         Step::Login(_) => only(Protocol::Xmpp, "login")?,
         Step::Send(s) => check_send(proto, s).map_err(|m| err(format!("`send`: {m}")))?,
         Step::Expect(e) => {
+            match (e.actor.is_empty(), e.exactly_one_of.len()) {
+                (true, 0) => {
+                    return Err(err("`expect`: missing field `actor`".to_string()));
+                }
+                (false, n) if n > 0 => {
+                    return Err(err(
+                        "`expect`: give `actor` or `exactly_one_of`, not both".to_string()
+                    ));
+                }
+                (true, 1) => {
+                    return Err(err(
+                        "`expect`: field `exactly_one_of` needs at least two actors (for one, use `actor`)"
+                            .to_string(),
+                    ));
+                }
+                _ => {}
+            }
+            if !e.exactly_one_of.is_empty() && e.skip_unless.is_some() {
+                return Err(err(
+                    "`expect`: `skip_unless` does not combine with `exactly_one_of`".to_string(),
+                ));
+            }
+            if e.exactly_one_of.is_empty() && e.settle.is_some() {
+                return Err(err(
+                    "`expect`: field `settle` applies with `exactly_one_of` only".to_string(),
+                ));
+            }
             let forms = [e.packet.is_some(), e.xml.is_some(), e.bytes.is_some()];
             if forms.iter().filter(|b| **b).count() != 1 {
                 return Err(err(

@@ -54,6 +54,10 @@ const EXIT_CODES_HELP: &str = exit_codes_help!();
 /// Largest `-j` accepted: far more cases at once than any server or machine benefits from.
 pub const MAX_JOBS: usize = 1024;
 
+/// Cases run at once when `-j` is not given: cases spend their time waiting on the server, not
+/// on the CPU, so the default does not follow the number of CPUs.
+pub const DEFAULT_JOBS: usize = 8;
+
 /// Conformance test suite for MQTT 3.1.1 (TCP, TLS, WebSocket) and XMPP over WebSocket (RFC 7395).
 #[derive(Debug, Parser)]
 #[command(
@@ -161,7 +165,7 @@ pub struct RunArgs {
     /// Break one rule of the built-in target (repeatable); see `wirecheck serve --list-faults`.
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
-    /// Cases run at once, 1 to 1024 [default: number of CPUs].
+    /// Cases run at once, 1 to 1024 [default: 8; cases mostly wait on the server].
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs_arg)]
     pub jobs: Option<usize>,
     /// Deadline of every wait, e.g. 5s, 500ms or 2m (more than 0, at most 24h) [default: 5s].

@@ -77,7 +77,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
 
     let jobs = args
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .unwrap_or(super::DEFAULT_JOBS)
         .clamp(1, super::MAX_JOBS);
     let stop = Stop::new();
     let opts = RunOptions {

@@ -7,6 +7,7 @@ use super::ack::Ack;
 use super::connack::Connack;
 use super::connect::Connect;
 use super::disconnect::{Auth, Disconnect};
+use super::properties::Properties;
 use super::publish::Publish;
 use super::suback::Suback;
 use super::subscribe::Subscribe;
@@ -72,6 +73,25 @@ impl Packet {
             Packet::Pingresp {} => PacketType::Pingresp,
             Packet::Disconnect(_) => PacketType::Disconnect,
             Packet::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// The 5.0 properties, for the packet types that carry them.
+    pub fn properties(&self) -> Option<&Properties> {
+        match self {
+            Packet::Connect(c) => Some(&c.properties),
+            Packet::Connack(c) => Some(&c.properties),
+            Packet::Publish(p) => Some(&p.properties),
+            Packet::Puback(a) | Packet::Pubrec(a) | Packet::Pubrel(a) | Packet::Pubcomp(a) => {
+                Some(&a.properties)
+            }
+            Packet::Subscribe(s) => Some(&s.properties),
+            Packet::Suback(s) => Some(&s.properties),
+            Packet::Unsubscribe(u) => Some(&u.properties),
+            Packet::Unsuback(u) => Some(&u.properties),
+            Packet::Disconnect(d) => Some(&d.properties),
+            Packet::Auth(a) => Some(&a.properties),
+            Packet::Pingreq {} | Packet::Pingresp {} => None,
         }
     }
 

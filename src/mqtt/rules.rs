@@ -319,6 +319,66 @@ rules! {
     // 5.0: "The Server MUST NOT send more than Receive Maximum QoS 1 and QoS 2 PUBLISH packets for
     // which it has not received PUBACK, PUBCOMP, or PUBREC with a Reason Code of 128 or greater".
     ReceiveMaximumExceeded: None, "MQTT-3.3.4-9";
+    /// A new QoS 1 PUBLISH from the server does not reuse the packet id of one still unacknowledged.
+    // 5.0: "In the QoS 1 delivery protocol, the sender MUST assign an unused Packet Identifier each
+    // time it has a new Application Message to publish."
+    PublishIdInUseQos1: None, "MQTT-4.3.2-1";
+    /// A new QoS 2 PUBLISH from the server does not reuse the packet id of one still unacknowledged.
+    // 5.0: "In the QoS 2 delivery protocol, the sender MUST assign an unused Packet Identifier when
+    // it has a new Application Message to publish."
+    PublishIdInUseQos2: None, "MQTT-4.3.3-1";
+    /// No Response Information in the CONNACK unless the client asked for it (Request Response Information 1).
+    // 5.0: "A value of 0 indicates that the Server MUST NOT return Response Information."
+    ResponseInformationUnrequested: None, "MQTT-3.1.2-28";
+    /// No AUTH packet and no Authentication Method in the CONNACK when the CONNECT had no Authentication Method.
+    // 5.0: "If the Client does not include an Authentication Method in the CONNECT, the Server MUST
+    // NOT send an AUTH packet, and it MUST NOT send an Authentication Method in the CONNACK packet."
+    AuthWithoutMethod: None, "MQTT-4.12.0-6";
+    /// Every AUTH, and a successful CONNACK, carries the CONNECT's Authentication Method.
+    // 5.0: "If the initial CONNECT packet included an Authentication Method property then all AUTH
+    // packets, and any successful CONNACK packet MUST include an Authentication Method Property
+    // with the same value as in the CONNECT packet."
+    AuthMethodSame: None, "MQTT-4.12.0-5";
+
+    // ---- 5.0 Reason String / User Property beyond the client's Maximum Packet Size ----
+    // Each packet section: "The sender MUST NOT send this property if it would increase the size
+    // of the <packet> beyond the Maximum Packet Size specified by the receiver."
+    /// A CONNACK over the client's Maximum Packet Size carries no Reason String.
+    ConnackReasonStringOversize: None, "MQTT-3.2.2-19";
+    /// A CONNACK over the client's Maximum Packet Size carries no User Property.
+    ConnackUserPropertyOversize: None, "MQTT-3.2.2-20";
+    /// A PUBACK over the client's Maximum Packet Size carries no Reason String.
+    PubackReasonStringOversize: None, "MQTT-3.4.2-2";
+    /// A PUBACK over the client's Maximum Packet Size carries no User Property.
+    PubackUserPropertyOversize: None, "MQTT-3.4.2-3";
+    /// A PUBREC over the client's Maximum Packet Size carries no Reason String.
+    PubrecReasonStringOversize: None, "MQTT-3.5.2-2";
+    /// A PUBREC over the client's Maximum Packet Size carries no User Property.
+    PubrecUserPropertyOversize: None, "MQTT-3.5.2-3";
+    /// A PUBREL over the client's Maximum Packet Size carries no Reason String.
+    PubrelReasonStringOversize: None, "MQTT-3.6.2-2";
+    /// A PUBREL over the client's Maximum Packet Size carries no User Property.
+    PubrelUserPropertyOversize: None, "MQTT-3.6.2-3";
+    /// A PUBCOMP over the client's Maximum Packet Size carries no Reason String.
+    PubcompReasonStringOversize: None, "MQTT-3.7.2-2";
+    /// A PUBCOMP over the client's Maximum Packet Size carries no User Property.
+    PubcompUserPropertyOversize: None, "MQTT-3.7.2-3";
+    /// A SUBACK over the client's Maximum Packet Size carries no Reason String.
+    SubackReasonStringOversize: None, "MQTT-3.9.2-1";
+    /// A SUBACK over the client's Maximum Packet Size carries no User Property.
+    SubackUserPropertyOversize: None, "MQTT-3.9.2-2";
+    /// An UNSUBACK over the client's Maximum Packet Size carries no Reason String.
+    UnsubackReasonStringOversize: None, "MQTT-3.11.2-1";
+    /// An UNSUBACK over the client's Maximum Packet Size carries no User Property.
+    UnsubackUserPropertyOversize: None, "MQTT-3.11.2-2";
+    /// A DISCONNECT over the client's Maximum Packet Size carries no Reason String.
+    DisconnectReasonStringOversize: None, "MQTT-3.14.2-3";
+    /// A DISCONNECT over the client's Maximum Packet Size carries no User Property.
+    DisconnectUserPropertyOversize: None, "MQTT-3.14.2-4";
+    /// An AUTH over the client's Maximum Packet Size carries no Reason String.
+    AuthReasonStringOversize: None, "MQTT-3.15.2-2";
+    /// An AUTH over the client's Maximum Packet Size carries no User Property.
+    AuthUserPropertyOversize: None, "MQTT-3.15.2-3";
 
     // ---- 5.0 reason codes (CONNACK and SUBACK use ConnackReservedCode and SubackDefinedCodes) ----
     /// A PUBACK carries one of the PUBACK reason codes.
@@ -437,7 +497,7 @@ mod tests {
                 .iter()
                 .all(|&r| r >= Rule::PropertyLengthPresent && r <= Rule::NoLocalShared)
         );
-        assert_eq!(none.len(), 2 + 25);
+        assert_eq!(none.len(), 2 + 25 + 23);
     }
 
     #[test]

@@ -95,6 +95,33 @@ fn kind_name(p: &Packet) -> String {
     p.kind().name().to_ascii_lowercase()
 }
 
+/// Matches a received packet against an expectation's pattern.
+fn matched(pattern: &Value, packet: &Packet, vars: &mut Vars, exact: bool) -> Result<(), Failure> {
+    let actual =
+        serde_json::to_value(packet).map_err(|e| Failure::infra(format!("internal: {e}")))?;
+    match_value(&normalize_pattern(pattern), &actual, vars, exact).map_err(|mm| {
+        Failure::check(Vec::new(), format!("packet differs {mm}"))
+            .with_diff(redact(pattern.clone()).to_string(), summarize(packet))
+            .mismatched()
+    })
+}
+
+/// Whether a CONNACK refuses the connection for its credentials (bad user name or password, not
+/// authorized), in either version.
+fn refuses_credentials(packet: &Packet) -> bool {
+    use crate::mqtt::ReasonCode;
+    let Packet::Connack(c) = packet else {
+        return false;
+    };
+    matches!(
+        c.code,
+        Some(ConnectReturnCode::BadUsernameOrPassword | ConnectReturnCode::NotAuthorized)
+    ) || matches!(
+        c.reason,
+        Some(ReasonCode::BadUserNameOrPassword | ReasonCode::NotAuthorized)
+    )
+}
+
 /// The MQTT strict codec as a link codec: client-to-server encoding, server-to-client decoding.
 /// For 5.0 it also holds the connection's state that judging a server packet needs: the limits
 /// the client declared in its CONNECT, the server's topic aliases and its unacknowledged
@@ -115,6 +142,12 @@ pub struct MqttCodec {
     unacknowledged: BTreeSet<u16>,
     /// Whether any byte arrived on this connection yet.
     received_any: bool,
+    /// The Authentication Method of the client's CONNECT, if it had one.
+    authentication_method: Option<String>,
+    /// Whether the client's CONNECT asked for Response Information (Request Response Information 1).
+    response_information_requested: bool,
+    /// Whether the client sent a CONNECT on this connection (the AUTH checks judge against it).
+    sent_connect: bool,
 }
 
 impl MqttCodec {
@@ -130,6 +163,9 @@ impl MqttCodec {
             aliases: HashMap::new(),
             unacknowledged: BTreeSet::new(),
             received_any: false,
+            authentication_method: None,
+            response_information_requested: false,
+            sent_connect: false,
         }
     }
 
@@ -155,6 +191,10 @@ impl MqttCodec {
         }
         match packet {
             Packet::Connect(c) => {
+                self.sent_connect = true;
+                self.authentication_method = c.properties.authentication_method.clone();
+                self.response_information_requested =
+                    c.properties.request_response_information == Some(1);
                 self.topic_alias_maximum = c.properties.topic_alias_maximum.unwrap_or(0);
                 self.maximum_packet_size = c.properties.maximum_packet_size;
                 self.receive_maximum = c.properties.receive_maximum.unwrap_or(u16::MAX);
@@ -178,11 +218,9 @@ impl MqttCodec {
         if let Some(max) = self.maximum_packet_size
             && size > max as usize
         {
-            v.extend(Rule::PacketAboveMaximumSize.violation(
-                self.version,
-                format!("a {size}-byte packet; the client's Maximum Packet Size is {max}"),
-            ));
+            v.extend(oversize_violations(packet, size, max, self.version));
         }
+        self.judge_auth_and_info(packet, v);
         let Packet::Publish(p) = packet else {
             return;
         };
@@ -209,6 +247,21 @@ impl MqttCodec {
             }
         }
         if p.qos > 0
+            && !p.dup
+            && let Some(id) = p.id
+            && self.unacknowledged.contains(&id)
+        {
+            let rule = if p.qos == 1 {
+                Rule::PublishIdInUseQos1
+            } else {
+                Rule::PublishIdInUseQos2
+            };
+            v.extend(rule.violation(
+                self.version,
+                format!("a new QoS {} PUBLISH with packet id {id}, which an unacknowledged PUBLISH of this connection still uses", p.qos),
+            ));
+        }
+        if p.qos > 0
             && let Some(id) = p.id
             && self.unacknowledged.insert(id)
             && self.unacknowledged.len() > usize::from(self.receive_maximum)
@@ -223,6 +276,130 @@ impl MqttCodec {
             ));
         }
     }
+}
+
+impl MqttCodec {
+    /// Judges the Authentication Method of the server's AUTH and CONNACK against the client's
+    /// CONNECT (MQTT-4.12.0-5, -6), and Response Information nobody asked for (MQTT-3.1.2-28).
+    fn judge_auth_and_info(&self, packet: &Packet, v: &mut Vec<Violation>) {
+        if !self.sent_connect {
+            return;
+        }
+        let sent = self.authentication_method.as_deref();
+        match packet {
+            Packet::Auth(a) => match sent {
+                None => v.extend(Rule::AuthWithoutMethod.violation(
+                    self.version,
+                    "an AUTH packet, although the CONNECT had no Authentication Method",
+                )),
+                Some(m) if a.properties.authentication_method.as_deref() != Some(m) => {
+                    v.extend(Rule::AuthMethodSame.violation(
+                        self.version,
+                        format!(
+                            "an AUTH with Authentication Method {:?}; the CONNECT's is {m:?}",
+                            a.properties.authentication_method
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            },
+            Packet::Connack(c) => {
+                let got = c.properties.authentication_method.as_deref();
+                match (sent, got) {
+                    (None, Some(g)) => v.extend(Rule::AuthWithoutMethod.violation(
+                        self.version,
+                        format!("a CONNACK with Authentication Method {g:?}, although the CONNECT had none"),
+                    )),
+                    (Some(m), _)
+                        if c.reason.is_some_and(|r| r.to_byte() == 0) && got != Some(m) =>
+                    {
+                        v.extend(Rule::AuthMethodSame.violation(
+                            self.version,
+                            format!("a successful CONNACK with Authentication Method {got:?}; the CONNECT's is {m:?}"),
+                        ))
+                    }
+                    _ => {}
+                }
+                if !self.response_information_requested
+                    && let Some(info) = &c.properties.response_information
+                {
+                    v.extend(Rule::ResponseInformationUnrequested.violation(
+                        self.version,
+                        format!("a CONNACK with Response Information {info:?}, which the CONNECT did not request"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The violations of a server packet larger than the client's Maximum Packet Size: for each
+/// Reason String or User Property it carries, the statement that forbids sending that property
+/// past the limit; for a packet without either, the general limit (MQTT-3.1.2-24).
+fn oversize_violations(packet: &Packet, size: usize, max: u32, version: Version) -> Vec<Violation> {
+    use crate::mqtt::PacketType as T;
+    let detail = |what: &str| {
+        format!(
+            "a {size}-byte {} with {what}; the client's Maximum Packet Size is {max}",
+            kind_name(packet).to_uppercase()
+        )
+    };
+    let rules = match packet.kind() {
+        T::Connack => Some((
+            Rule::ConnackReasonStringOversize,
+            Rule::ConnackUserPropertyOversize,
+        )),
+        T::Puback => Some((
+            Rule::PubackReasonStringOversize,
+            Rule::PubackUserPropertyOversize,
+        )),
+        T::Pubrec => Some((
+            Rule::PubrecReasonStringOversize,
+            Rule::PubrecUserPropertyOversize,
+        )),
+        T::Pubrel => Some((
+            Rule::PubrelReasonStringOversize,
+            Rule::PubrelUserPropertyOversize,
+        )),
+        T::Pubcomp => Some((
+            Rule::PubcompReasonStringOversize,
+            Rule::PubcompUserPropertyOversize,
+        )),
+        T::Suback => Some((
+            Rule::SubackReasonStringOversize,
+            Rule::SubackUserPropertyOversize,
+        )),
+        T::Unsuback => Some((
+            Rule::UnsubackReasonStringOversize,
+            Rule::UnsubackUserPropertyOversize,
+        )),
+        T::Disconnect => Some((
+            Rule::DisconnectReasonStringOversize,
+            Rule::DisconnectUserPropertyOversize,
+        )),
+        T::Auth => Some((
+            Rule::AuthReasonStringOversize,
+            Rule::AuthUserPropertyOversize,
+        )),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    if let (Some((reason_rule, user_rule)), Some(props)) = (rules, packet.properties()) {
+        if props.reason_string.is_some() {
+            out.extend(reason_rule.violation(version, detail("a Reason String")));
+        }
+        if !props.user_properties.is_empty() {
+            out.extend(user_rule.violation(version, detail("User Properties")));
+        }
+    }
+    if out.is_empty() {
+        out.extend(Rule::PacketAboveMaximumSize.violation(
+            version,
+            format!("a {size}-byte packet; the client's Maximum Packet Size is {max}"),
+        ));
+    }
+    out
 }
 
 impl Codec for MqttCodec {
@@ -638,11 +815,7 @@ impl MqttActor {
     ) -> Result<Packet, Failure> {
         let waited = deadline.saturating_duration_since(Instant::now());
         let shown = redact(pattern.clone()).to_string();
-        let want = pattern
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_lowercase();
+        let want = crate::mqtt::template::pattern_type(pattern).unwrap_or_default();
         let rule = ids(response_rule(&want), self.version);
         let passable = want != "connack";
         let skip = |m: &Inbound<Packet>| {
@@ -666,16 +839,7 @@ impl MqttActor {
                     ),
                 )
                 .with_diff(shown, summarize(&p))),
-                Some(p) => {
-                    let actual = serde_json::to_value(&p)
-                        .map_err(|e| Failure::infra(format!("internal: {e}")))?;
-                    match match_value(&normalize_pattern(pattern), &actual, vars, exact) {
-                        Ok(()) => Ok(p),
-                        Err(mm) => Err(Failure::check(Vec::new(), format!("packet differs {mm}"))
-                            .with_diff(shown, summarize(&p))
-                            .mismatched()),
-                    }
-                }
+                Some(p) => matched(pattern, &p, vars, exact).map(|()| p),
                 None => Err(Failure::check_only(
                     rule,
                     format!("expected a packet, got a malformed one: {}", m.data.summary),
@@ -704,7 +868,8 @@ impl MqttActor {
                         waited.as_secs_f64()
                     ),
                 )
-                .with_diff(shown, actual))
+                .with_diff(shown, actual)
+                .nothing_arrived())
             }
         }
     }
@@ -762,11 +927,24 @@ impl MqttActor {
         let packet =
             packet_from_value(&fields).map_err(|e| Failure::infra(format!("connect: {e}")))?;
         self.send_packet(packet, deadline).await?;
-        let pattern = match &step.expect {
-            Some(p) => p.clone(),
-            None => json!({"type": "connack"}),
-        };
-        let connack = self.expect_value(&pattern, false, vars, deadline).await?;
+        let connack = self
+            .expect_value(&json!({"type": "connack"}), false, vars, deadline)
+            .await?;
+        if let Some(pattern) = &step.expect
+            && let Err(f) = matched(pattern, &connack, vars, false)
+        {
+            // A refusal of the credentials is a set-up problem even where the case expects
+            // another answer; a case that expects the refusal matches it above.
+            return Err(if refuses_credentials(&connack) {
+                Failure::infra(format!(
+                    "set-up: the server refused the connection ({}); give the target MQTT \
+                     credentials (profile `username`/`password_env`, or --user/--password-env)",
+                    summarize(&connack)
+                ))
+            } else {
+                f
+            });
+        }
         let Packet::Connack(c) = &connack else {
             return Ok(());
         };

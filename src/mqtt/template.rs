@@ -28,6 +28,18 @@ pub fn validate_packet(value: &Value) -> Result<(), String> {
 
 /// Checks an expect pattern: it needs a known `type`, and its fields must exist for that type.
 pub fn validate_pattern(value: &Value) -> Result<(), String> {
+    if let Some(alternatives) = root_alternatives(value) {
+        for (i, alt) in alternatives.iter().enumerate() {
+            validate_pattern(alt).map_err(|e| format!("one_of[{i}]: {e}"))?;
+        }
+        if pattern_type(value).is_none() {
+            return Err(
+                "the alternatives of a `one_of` packet pattern must all have the same `type`"
+                    .into(),
+            );
+        }
+        return Ok(());
+    }
     let Value::Object(map) = value else {
         return Err("a packet pattern is a map with at least `type`".into());
     };
@@ -51,6 +63,30 @@ pub fn validate_pattern(value: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The alternatives of a whole-packet `{one_of: [...]}` pattern.
+fn root_alternatives(value: &Value) -> Option<&Vec<Value>> {
+    match value {
+        Value::Object(m) if m.len() == 1 => m.get("one_of").and_then(Value::as_array),
+        _ => None,
+    }
+}
+
+/// The packet type a pattern expects: its `type`, or the one `type` all the alternatives of a
+/// whole-packet `one_of` share.
+pub fn pattern_type(value: &Value) -> Option<String> {
+    if let Some(alternatives) = root_alternatives(value) {
+        let types: Vec<Option<String>> = alternatives.iter().map(pattern_type).collect();
+        return match types.first() {
+            Some(Some(t)) if types.iter().all(|x| x.as_deref() == Some(t)) => Some(t.clone()),
+            _ => None,
+        };
+    }
+    value
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase)
 }
 
 /// Checks a `will` map of the connect macro.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::case::model::ExpectCloseStep;
+use crate::case::model::{ExpectCloseStep, ExpectStep};
 use crate::case::{Case, CaseStep, Step};
 use crate::run::registry;
 use crate::run::stop::Stop;
@@ -364,6 +364,7 @@ impl CaseRun<'_> {
                 let (s, mut cx) = self.session_cx(&send.actor, deadline).await?;
                 s.send(send, &mut cx).await.map(|_| 0)
             }
+            Step::Expect(e) if !e.exactly_one_of.is_empty() => self.expect_exactly_one(e).await,
             Step::Expect(e) => {
                 let deadline = self.deadline(e.timeout.map(|t| t.0));
                 let (s, mut cx) = self.session_cx(&e.actor, deadline).await?;
@@ -406,6 +407,80 @@ impl CaseRun<'_> {
                     .map(|_| 1)
             }
         }
+    }
+
+    /// `expect` with `exactly_one_of`: polls the actors in turn until one receives the message,
+    /// then gives the others `settle` to show a copy (which fails the step). The sessions are
+    /// read one after the other in short slices; what arrives meanwhile waits in their buffers.
+    async fn expect_exactly_one(&mut self, e: &ExpectStep) -> Result<usize, Failure> {
+        const SLICE: Duration = Duration::from_millis(20);
+        let deadline = self.deadline(e.timeout.map(|t| t.0));
+        let settle = e.settle.map_or(Duration::from_millis(300), |d| d.0);
+        let single = |actor: &str| ExpectStep {
+            actor: actor.to_string(),
+            exactly_one_of: Vec::new(),
+            settle: None,
+            ..e.clone()
+        };
+        let mut first: Option<String> = None;
+        'wait: while first.is_none() {
+            for actor in &e.exactly_one_of {
+                let now = Instant::now();
+                if now >= deadline {
+                    break 'wait;
+                }
+                let (s, mut cx) = self.session_cx(actor, (now + SLICE).min(deadline)).await?;
+                match s.expect(&single(actor), &mut cx).await {
+                    Ok(()) => {
+                        first = Some(actor.to_string());
+                        break 'wait;
+                    }
+                    Err(f) if f.nothing_arrived => {}
+                    Err(f) => return Err(f),
+                }
+            }
+        }
+        let Some(first) = first else {
+            return Err(Failure::check(
+                Vec::new(),
+                format!(
+                    "none of {} received the expected message within {:.1}s",
+                    e.exactly_one_of.join(", "),
+                    deadline
+                        .saturating_duration_since(Instant::now())
+                        .as_secs_f64()
+                ),
+            )
+            .with_diff(
+                e.packet
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .or(e.xml.clone())
+                    .unwrap_or_default(),
+                "nothing",
+            ));
+        };
+        let until = Instant::now() + settle;
+        for actor in e.exactly_one_of.iter().filter(|a| **a != first) {
+            let (s, mut cx) = self
+                .session_cx(actor, until.max(Instant::now() + SLICE))
+                .await?;
+            match s.expect(&single(actor), &mut cx).await {
+                Ok(()) => {
+                    return Err(Failure::check(
+                        Vec::new(),
+                        format!(
+                            "both {first} and {actor} received the message; exactly one of {} may",
+                            e.exactly_one_of.join(", ")
+                        ),
+                    )
+                    .with_diff(format!("only {first}"), format!("{first} and {actor}")));
+                }
+                Err(f) if f.nothing_arrived => {}
+                Err(f) => return Err(f),
+            }
+        }
+        Ok(1)
     }
 
     async fn expect_close(

@@ -50,6 +50,9 @@ pub struct Failure {
     /// The awaited message arrived but did not match its pattern (what `skip_unless` acts on).
     #[serde(skip)]
     pub mismatched: bool,
+    /// The awaited message did not arrive before the deadline (what `exactly_one_of` acts on).
+    #[serde(skip)]
+    pub nothing_arrived: bool,
 }
 
 impl Failure {
@@ -66,6 +69,7 @@ impl Failure {
             actor: None,
             diff: None,
             mismatched: false,
+            nothing_arrived: false,
         }
     }
     /// A failed expectation that names exactly `spec` (possibly none): never blamed on the case's
@@ -106,6 +110,11 @@ impl Failure {
     /// Marks an expectation whose message arrived but differed from the pattern.
     pub fn mismatched(mut self) -> Self {
         self.mismatched = true;
+        self
+    }
+    /// Marks an expectation whose message did not arrive in time.
+    pub fn nothing_arrived(mut self) -> Self {
+        self.nothing_arrived = true;
         self
     }
     /// Adds what actually arrived.

@@ -153,6 +153,9 @@ pub fn apply(
         let Some(case) = cases.iter().find(|c| c.id == result.id) else {
             continue;
         };
+        if case.snapshot_skip.is_some() {
+            continue;
+        }
         let path = snap_path(settings, target, &result.id);
         let pending = pending_path(&path);
         let shown = path.display().to_string();

@@ -520,7 +520,8 @@ impl ActorSession for XmppActor {
                     waited.as_secs_f64()
                 ),
             )
-            .with_diff(text, "nothing")),
+            .with_diff(text, "nothing")
+            .nothing_arrived()),
         }
     }
 

@@ -27,6 +27,8 @@ struct Out {
     padded: bool,
     /// The client's Maximum Packet Size (5.0), unless a fault ignores it.
     max: Option<u32>,
+    /// Fault `oversize-reason-string`: 5.0 acknowledgements get a long Reason String.
+    long_reasons: bool,
 }
 
 /// Serves one connection until it closes, then waits out its delayed will and session expiry.
@@ -39,6 +41,7 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
         version: Version::V311,
         padded: shared.has(MqttFault::NonMinimalLength),
         max: None,
+        long_reasons: shared.has(MqttFault::OversizeReasonString),
     };
     let mut decoder = Decoder::new(Version::V311, Direction::ClientToServer, MAX_PACKET);
     // Bytes received before CONNECT was handled, to decode again as 5.0 if it asks for level 5.
@@ -329,6 +332,25 @@ fn auth_answer(
 
 /// Encodes and writes one packet (dropping one over the client's Maximum Packet Size); false when the connection is gone.
 async fn write(link: &mut Link, packet: &Packet, out: &Out) -> bool {
+    if out.long_reasons && out.version == Version::V5 {
+        let mut p = packet.clone();
+        let props = match &mut p {
+            Packet::Puback(a) | Packet::Pubrec(a) | Packet::Pubrel(a) | Packet::Pubcomp(a) => {
+                Some(&mut a.properties)
+            }
+            Packet::Suback(s) => Some(&mut s.properties),
+            Packet::Unsuback(u) => Some(&mut u.properties),
+            Packet::Disconnect(d) => Some(&mut d.properties),
+            _ => None,
+        };
+        if let Some(props) = props {
+            props.reason_string = Some("r".repeat(100));
+            return match encode_out(&p, out.version, out.padded) {
+                Some(bytes) => link.send(bytes).await.is_ok(),
+                None => true,
+            };
+        }
+    }
     // The CONNACK goes out whatever its size: without it the client learns nothing.
     let limited = !matches!(packet, Packet::Connack(_));
     match encode_out(packet, out.version, out.padded) {

@@ -56,6 +56,12 @@ pub enum MqttFault {
     TopicAliasRejected,
     /// 5.0: a zero-length client id is accepted, but CONNACK omits the Assigned Client Identifier.
     NoAssignedClientId,
+    /// 5.0: every QoS 1/2 delivery uses packet id 1, even while an earlier one is unacknowledged.
+    ReusedPacketId,
+    /// 5.0: every CONNACK carries Response Information, requested or not.
+    UnrequestedResponseInformation,
+    /// 5.0: acknowledgements carry a 100-byte Reason String, past the client's Maximum Packet Size.
+    OversizeReasonString,
 }
 
 impl MqttFault {
@@ -86,6 +92,9 @@ impl MqttFault {
         MqttFault::PayloadFormatDropped,
         MqttFault::TopicAliasRejected,
         MqttFault::NoAssignedClientId,
+        MqttFault::ReusedPacketId,
+        MqttFault::UnrequestedResponseInformation,
+        MqttFault::OversizeReasonString,
     ];
 
     /// The kebab-case name used by `--fault`.
@@ -116,6 +125,9 @@ impl MqttFault {
             MqttFault::PayloadFormatDropped => "payload-format-dropped",
             MqttFault::TopicAliasRejected => "topic-alias-rejected",
             MqttFault::NoAssignedClientId => "no-assigned-client-id",
+            MqttFault::ReusedPacketId => "reused-packet-id",
+            MqttFault::UnrequestedResponseInformation => "unrequested-response-information",
+            MqttFault::OversizeReasonString => "oversize-reason-string",
         }
     }
 
@@ -194,6 +206,15 @@ impl MqttFault {
             }
             MqttFault::NoAssignedClientId => {
                 "accepts a zero-length client id without an Assigned Client Identifier in CONNACK (breaks MQTT-3.2.2-16)"
+            }
+            MqttFault::ReusedPacketId => {
+                "gives every QoS 1/2 delivery packet id 1, even while an earlier one is unacknowledged (breaks MQTT-4.3.2-1, MQTT-4.3.3-1)"
+            }
+            MqttFault::UnrequestedResponseInformation => {
+                "sends Response Information in every CONNACK, requested or not (breaks MQTT-3.1.2-28)"
+            }
+            MqttFault::OversizeReasonString => {
+                "adds a 100-byte Reason String to acknowledgements past the client's Maximum Packet Size (breaks MQTT-3.4.2-2 and the other acknowledgements' Reason String rules)"
             }
         }
     }

@@ -155,6 +155,8 @@ pub(crate) struct Session {
     pub(crate) send_max: usize,
     /// Largest packet the client accepts (its Maximum Packet Size); None ignores it.
     pub(crate) max_packet: Option<u32>,
+    /// Fault `reused-packet-id`: every delivery gets packet id 1.
+    pub(crate) reuse_ids: bool,
     /// Changes on every connection attached; timers of an older one do nothing.
     pub(crate) epoch: u64,
     /// A will waiting for its delay after the connection closed.
@@ -178,6 +180,7 @@ impl Session {
             version,
             send_max: MAX_INFLIGHT,
             max_packet: None,
+            reuse_ids: false,
             epoch: 0,
             pending_will: None,
             subscriptions: BTreeMap::new(),
@@ -190,6 +193,9 @@ impl Session {
     }
 
     fn fresh_id(&mut self) -> u16 {
+        if self.reuse_ids {
+            return 1;
+        }
         loop {
             self.next_id = self.next_id.wrapping_add(1).max(1);
             if !self.inflight.contains_key(&self.next_id) {

@@ -258,6 +258,7 @@ impl Shared {
         session.epoch = epoch;
         session.send_max = super::session::MAX_INFLIGHT;
         session.max_packet = None;
+        session.reuse_ids = v5 && self.has(MqttFault::ReusedPacketId);
         if v5 {
             if !self.has(MqttFault::IgnoresReceiveMaximum) {
                 // MQTT-3.3.4-9: never more in flight than the client's Receive Maximum.
@@ -290,6 +291,9 @@ impl Shared {
             let mut properties = v5::connack_properties(shown);
             // MQTT-4.12.0-5: the method again in a successful CONNACK.
             properties.authentication_method = method;
+            if self.has(MqttFault::UnrequestedResponseInformation) {
+                properties.response_information = Some("wirecheck/response".into());
+            }
             Connack {
                 session_present,
                 reason: Some(ReasonCode::Success),
