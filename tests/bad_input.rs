@@ -400,6 +400,34 @@ fn table() -> Vec<Bad> {
             Some("  --> o.yaml:9:82"),
         ),
         bad(
+            "exactly_one_of with an unknown actor",
+            case(
+                "x1.yaml",
+                g(
+                    "{ actor: c, packet: { type: pingresp } }",
+                    "{ exactly_one_of: [c, d], packet: { type: pingresp } }",
+                ),
+            ),
+            &list("x1.yaml"),
+            2,
+            "error: `expect`: field `exactly_one_of`: unknown actor `d` (this case has: c)",
+            Some("  --> x1.yaml:10:5"),
+        ),
+        bad(
+            "exactly_one_of beside actor",
+            case(
+                "x2.yaml",
+                g(
+                    "{ actor: c, packet: { type: pingresp } }",
+                    "{ actor: c, exactly_one_of: [c, c], packet: { type: pingresp } }",
+                ),
+            ),
+            &list("x2.yaml"),
+            2,
+            "error: `expect`: give `actor` or `exactly_one_of`, not both",
+            Some("  --> x2.yaml:10:5"),
+        ),
+        bad(
             "ordered on an MQTT packet expect",
             case(
                 "o.yaml",

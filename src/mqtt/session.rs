@@ -1141,3 +1141,102 @@ impl ActorSession for MqttActor {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 5.0 codec that has sent a CONNECT with these properties.
+    fn codec_after_connect(props: Value) -> MqttCodec {
+        let mut codec = MqttCodec::new(Version::V5);
+        let connect = packet_from_value(&json!({
+            "type": "connect", "protocol_level": 5, "client_id": "c", "clean_session": true,
+            "keep_alive": 60, "properties": props
+        }))
+        .expect("connect");
+        codec.note_sent(&connect);
+        codec
+    }
+
+    /// Feeds one server packet, given as case data, and returns the ids of its violations.
+    fn from_server(codec: &mut MqttCodec, packet: Value) -> Vec<String> {
+        let packet = packet_from_value(&packet).expect("packet");
+        let bytes = encode(&packet, Version::V5).expect("encodes");
+        codec.feed(Incoming::Bytes(bytes));
+        let inbound = codec.decode().expect("one packet");
+        inbound.violations.into_iter().map(|v| v.spec).collect()
+    }
+
+    fn sent(codec: &mut MqttCodec, packet: Value) {
+        codec.note_sent(&packet_from_value(&packet).expect("packet"));
+    }
+
+    #[test]
+    fn a_new_publish_reusing_an_unacknowledged_id_is_flagged() {
+        let mut c = codec_after_connect(json!({}));
+        let publish = |id: u16, qos: u8| json!({"type": "publish", "qos": qos, "id": id, "topic": "t", "payload": "x"});
+        assert!(from_server(&mut c, publish(1, 1)).is_empty());
+        assert_eq!(from_server(&mut c, publish(1, 1)), ["MQTT-4.3.2-1"]);
+        sent(&mut c, json!({"type": "puback", "id": 1}));
+        assert!(
+            from_server(&mut c, publish(1, 1)).is_empty(),
+            "free again after PUBACK"
+        );
+        sent(&mut c, json!({"type": "puback", "id": 1}));
+        assert!(from_server(&mut c, publish(2, 2)).is_empty());
+        sent(&mut c, json!({"type": "pubrec", "id": 2}));
+        assert_eq!(
+            from_server(&mut c, publish(2, 2)),
+            ["MQTT-4.3.3-1"],
+            "in use until PUBCOMP"
+        );
+        // a re-sent PUBLISH (DUP 1) is not a new message
+        let dup = json!({"type": "publish", "dup": true, "qos": 2, "id": 2, "topic": "t", "payload": "x"});
+        assert!(from_server(&mut c, dup).is_empty());
+    }
+
+    #[test]
+    fn an_oversize_acknowledgement_names_the_property_that_took_it_past_the_limit() {
+        let mut c = codec_after_connect(json!({"maximum_packet_size": 20}));
+        let long = "r".repeat(30);
+        let puback = json!({"type": "puback", "id": 1, "reason": "success", "properties": {"reason_string": long}});
+        assert_eq!(from_server(&mut c, puback), ["MQTT-3.4.2-2"]);
+        let suback = json!({"type": "suback", "id": 1, "reasons": ["granted_qos_0"],
+            "properties": {"user_properties": [{"name": "n", "value": long}]}});
+        assert_eq!(from_server(&mut c, suback), ["MQTT-3.9.2-2"]);
+        let publish = json!({"type": "publish", "topic": long, "payload": "x"});
+        assert_eq!(from_server(&mut c, publish), ["MQTT-3.1.2-24"]);
+        let small = json!({"type": "puback", "id": 2, "reason": "success", "properties": {"reason_string": "ok"}});
+        assert!(from_server(&mut c, small).is_empty());
+    }
+
+    #[test]
+    fn connack_properties_are_judged_against_the_connect() {
+        let connack =
+            |props: Value| json!({"type": "connack", "reason": "success", "properties": props});
+        let mut c = codec_after_connect(json!({}));
+        assert_eq!(
+            from_server(&mut c, connack(json!({"response_information": "r"}))),
+            ["MQTT-3.1.2-28"]
+        );
+        let mut c = codec_after_connect(json!({"request_response_information": 1}));
+        assert!(from_server(&mut c, connack(json!({"response_information": "r"}))).is_empty());
+        let mut c = codec_after_connect(json!({}));
+        assert_eq!(
+            from_server(&mut c, connack(json!({"authentication_method": "m"}))),
+            ["MQTT-4.12.0-6"]
+        );
+        let mut c = codec_after_connect(json!({}));
+        assert_eq!(
+            from_server(
+                &mut c,
+                json!({"type": "auth", "reason": "continue_authentication"})
+            ),
+            ["MQTT-4.12.0-6"]
+        );
+        let mut c = codec_after_connect(json!({"authentication_method": "m"}));
+        assert_eq!(from_server(&mut c, connack(json!({}))), ["MQTT-4.12.0-5"]);
+        let mut c = codec_after_connect(json!({"authentication_method": "m"}));
+        assert!(from_server(&mut c, connack(json!({"authentication_method": "m"}))).is_empty());
+    }
+}

@@ -208,4 +208,23 @@ mod tests {
         }
         assert!(validate_pattern(&json!({"type": "pingresp", "reason": 0})).is_err());
     }
+
+    #[test]
+    fn whole_packet_one_of_needs_one_shared_type() {
+        let both = json!({"one_of": [{"type": "connack", "reason": "success"}, {"type": "connack", "reason": "client_identifier_not_valid"}]});
+        assert!(validate_pattern(&both).is_ok());
+        assert_eq!(pattern_type(&both).as_deref(), Some("connack"));
+        let mixed = json!({"one_of": [{"type": "connack"}, {"type": "disconnect"}]});
+        assert!(
+            validate_pattern(&mixed)
+                .unwrap_err()
+                .contains("same `type`")
+        );
+        let bad = json!({"one_of": [{"type": "connack"}, {"type": "connack", "idd": 1}]});
+        assert!(
+            validate_pattern(&bad)
+                .unwrap_err()
+                .starts_with("one_of[1]:")
+        );
+    }
 }
