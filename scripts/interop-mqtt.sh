@@ -9,6 +9,8 @@
 #   scripts/interop-mqtt.sh                  # everything
 #   scripts/interop-mqtt.sh aedes rumqttd    # only these brokers (the report then has only them)
 #   scripts/interop-mqtt.sh --report-only    # regenerate reports/interop-mqtt.md from reports/interop/
+#   scripts/interop-mqtt.sh --serve amqtt    # only start these brokers, write their environment
+#                                            # (WIRECHECK_*_URL) to $RUN/env, wait until Ctrl-C
 #
 # Brokers and where they come from:
 #   mosquitto 2.0 (apt)          scripts/servers/mosquitto.sh
@@ -40,10 +42,12 @@ die() { echo "interop-mqtt: error: $*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 
 report_only=0
+serve=0
 brokers=()
 for a in "$@"; do
   case "$a" in
     --report-only) report_only=1 ;;
+    --serve) serve=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $a (see --help)" ;;
     *) [[ " ${ALL_BROKERS[*]} " == *" $a "* ]] || die "unknown broker $a (known: ${ALL_BROKERS[*]})"; brokers+=("$a") ;;
@@ -310,8 +314,10 @@ start_aedes() {
 # ---------------------------------------------------------------- main
 t_start=$(now_ms)
 install_missing
-say "building wirecheck (release)"
-CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --release -q
+if [ "$serve" = 0 ]; then
+  say "building wirecheck (release)"
+  CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --release -q
+fi
 WIRECHECK=${CARGO_TARGET_DIR:-$ROOT/target}/release/wirecheck
 
 declare -A up=()
@@ -325,6 +331,15 @@ say "listeners (must all be loopback):"
 ss -ltnpH 2>/dev/null | awk '{ print "  " $4 "  " $6 }' | grep -E 'mosquitto|beam|rumqttd|amqtt|node|epmd|python' || true
 if ss -ltnpH 2>/dev/null | grep -E 'mosquitto|beam|rumqttd|amqtt|node|epmd' | awk '{ print $4 }' | grep -vE '^(127\.0\.0\.1|\[::1\]|\[::ffff:127\.0\.0\.1\]):'; then
   die "a broker listens on a non-loopback address (above); stopping"
+fi
+
+if [ "$serve" = 1 ]; then
+  env | grep -E '^WIRECHECK_[A-Z0-9_]*=' | grep -vE 'PASSWORD' | sort > "$RUN/env.public"
+  env | grep -E '^WIRECHECK_[A-Z0-9_]*=' | sort > "$RUN/env"
+  say "serving; environment in $RUN/env (for targets/*.yaml):"
+  sed 's/^/  /' "$RUN/env.public"
+  say "Ctrl-C (or kill $$) stops them"
+  while :; do sleep 3600 & wait $! || true; done
 fi
 
 rm -rf "$OUT"
