@@ -166,7 +166,11 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
             ));
         }
     }
-    let mut requires = Vec::with_capacity(doc.requires.len());
+    let mut requires = Vec::with_capacity(doc.requires.len() + 1);
+    // An MQTT 5.0 case needs a target that speaks 5.0, whether or not it says so.
+    if doc.protocol == Protocol::Mqtt && version.as_deref() == Some("5.0") {
+        requires.push(crate::capability::Capability::Mqtt5);
+    }
     for r in &doc.requires {
         let c = crate::capability::Capability::parse(&r.value).ok_or_else(|| {
             cx.err(

@@ -2,7 +2,6 @@
 
 use globset::{Glob, GlobMatcher};
 
-use crate::capability::Capability;
 use crate::case::Case;
 use crate::target::Target;
 
@@ -89,14 +88,9 @@ impl Filter {
 /// Why `target` cannot run `case`: the first capability the case requires that the target is
 /// known to lack (declared false in the profile, or learned), as the skip reason.
 pub fn unmet(case: &Case, target: &Target) -> Option<String> {
-    let mut required = case.requires.clone();
-    // An MQTT 5.0 case needs a target that speaks 5.0, whether or not it says so.
-    if case.version.as_deref() == Some("5.0") && !required.contains(&Capability::Mqtt5) {
-        required.insert(0, Capability::Mqtt5);
-    }
     target
         .capabilities
-        .first_missing(&required)
+        .first_missing(&case.requires)
         .map(|(c, source)| format!("target lacks {c} ({source})"))
 }
 
