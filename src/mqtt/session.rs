@@ -20,7 +20,7 @@ use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Rule, Version};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
     ActorSession, CaseState, Codec, Failure, Inbound, Incoming, Link, LinkEnv, MessageData, Next,
-    Protocol, Recv, StepCx, Wire,
+    Outgoing, Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
 use crate::transport::{ConnectOptions, Endpoint};
@@ -148,6 +148,11 @@ pub struct MqttCodec {
     response_information_requested: bool,
     /// Whether the client sent a CONNECT on this connection (the AUTH checks judge against it).
     sent_connect: bool,
+    /// Whether the last CONNECT the client sent carried no user name.
+    connected_without_credentials: bool,
+    /// Whether the client sent a packet with packet identifier 0 (a malformed one, on purpose):
+    /// an acknowledgement that echoes id 0 then carries the same id, as it must.
+    sent_id_zero: bool,
 }
 
 impl MqttCodec {
@@ -166,6 +171,8 @@ impl MqttCodec {
             authentication_method: None,
             response_information_requested: false,
             sent_connect: false,
+            sent_id_zero: false,
+            connected_without_credentials: false,
         }
     }
 
@@ -183,9 +190,25 @@ impl MqttCodec {
         }
     }
 
+    /// Takes note of the packets in raw bytes the client sends (read leniently: what a client
+    /// decoder makes of them, violations and all).
+    fn note_sent_bytes(&mut self, bytes: &[u8]) {
+        let mut d = Decoder::new(self.version, Direction::ClientToServer, MAX_PACKET);
+        d.push(bytes);
+        while let Ok(Some(decoded)) = d.next() {
+            self.note_sent(&decoded.packet);
+        }
+    }
+
     /// Takes note of a packet the client sends: the limits of its CONNECT and its
     /// acknowledgements of the server's PUBLISHes.
     fn note_sent(&mut self, packet: &Packet) {
+        if packet.packet_id() == Some(0) {
+            self.sent_id_zero = true;
+        }
+        if let Packet::Connect(c) = packet {
+            self.connected_without_credentials = c.username.is_none();
+        }
         if self.version != Version::V5 {
             return;
         }
@@ -196,8 +219,14 @@ impl MqttCodec {
                 self.response_information_requested =
                     c.properties.request_response_information == Some(1);
                 self.topic_alias_maximum = c.properties.topic_alias_maximum.unwrap_or(0);
-                self.maximum_packet_size = c.properties.maximum_packet_size;
-                self.receive_maximum = c.properties.receive_maximum.unwrap_or(u16::MAX);
+                // 0 is no limit but a protocol error the server must refuse (the cases with
+                // it judge that), so it does not make every packet from the server oversize.
+                self.maximum_packet_size = c.properties.maximum_packet_size.filter(|m| *m > 0);
+                self.receive_maximum = c
+                    .properties
+                    .receive_maximum
+                    .filter(|m| *m > 0)
+                    .unwrap_or(u16::MAX);
             }
             Packet::Puback(a) | Packet::Pubcomp(a) => {
                 self.unacknowledged.remove(&a.id);
@@ -212,6 +241,22 @@ impl MqttCodec {
     /// Judges a decoded server packet against the connection's 5.0 state and resolves a topic
     /// alias into its topic (the `topic_alias` property stays, so a case can see it was used).
     fn note_received(&mut self, packet: &mut Packet, size: usize, v: &mut Vec<Violation>) {
+        if self.sent_id_zero
+            && packet.packet_id() == Some(0)
+            && !matches!(packet, Packet::Publish(_))
+        {
+            // The acknowledgement echoes the id 0 the client sent: that is the same id, which
+            // is what the ack rules ask; the client's id 0 is what the case judges.
+            let echoed: Vec<String> = [
+                Rule::PublishAckSameId,
+                Rule::SubscriptionAckSameId,
+                Rule::PubcompAnswersPubrel,
+            ]
+            .iter()
+            .filter_map(|r| r.id(self.version).map(str::to_string))
+            .collect();
+            v.retain(|x| !echoed.contains(&x.spec));
+        }
         if self.version != Version::V5 {
             return;
         }
@@ -790,6 +835,12 @@ struct MqttActor {
 
 impl MqttActor {
     async fn send_packet(&mut self, packet: Packet, deadline: Instant) -> Result<(), Failure> {
+        // A will with Will Retain 1 may be left retained on the server: cleanup clears it too.
+        if let Packet::Connect(c) = &packet
+            && let Some(w) = c.will.as_ref().filter(|w| w.retain && !w.topic.is_empty())
+        {
+            self.retained.insert(w.topic.clone());
+        }
         if let Packet::Publish(p) = &packet
             && p.retain
         {
@@ -1067,7 +1118,13 @@ impl ActorSession for MqttActor {
             return self.send_packet(packet, cx.deadline).await;
         }
         match raw_form(step, cx.vars) {
-            Some(raw) => self.link.send_raw(raw?, cx.deadline).await,
+            Some(raw) => {
+                let raw = raw?;
+                if let Outgoing::Bytes(b) = &raw {
+                    self.link.codec_mut().note_sent_bytes(b);
+                }
+                self.link.send_raw(raw, cx.deadline).await
+            }
             None => Err(Failure::infra("send: nothing to send")),
         }
     }
@@ -1121,8 +1178,18 @@ impl ActorSession for MqttActor {
             // section 4.13.1). The transcript keeps it and the end that follows is what counts;
             // a case that cares about the reason expects that packet itself.
             if let Recv::Message(m) = &recv
-                && m.message.as_ref().is_some_and(|p| self.announces_close(p))
+                && let Some(p) = &m.message
+                && self.announces_close(p)
             {
+                if refuses_credentials(p) && self.link.codec_mut().connected_without_credentials {
+                    // The close that follows says nothing about what the case sent: the server
+                    // wants a login first. A pass here would be a false pass.
+                    return Next::SetupRefused(format!(
+                        "set-up: the server refused a CONNECT without credentials ({}); this \
+                         case's check needs a server that lets it connect without them",
+                        m.data.summary
+                    ));
+                }
                 continue;
             }
             return next_of(recv);
@@ -1208,6 +1275,27 @@ mod tests {
         assert_eq!(from_server(&mut c, publish), ["MQTT-3.1.2-24"]);
         let small = json!({"type": "puback", "id": 2, "reason": "success", "properties": {"reason_string": "ok"}});
         assert!(from_server(&mut c, small).is_empty());
+    }
+
+    #[test]
+    fn an_ack_echoing_the_clients_id_0_is_not_flagged() {
+        let mut c = MqttCodec::new(Version::V311);
+        let puback = || json!({"type": "puback", "id": 0});
+        let flagged = |c: &mut MqttCodec| {
+            let bytes = encode(&packet_from_value(&puback()).unwrap(), Version::V311).unwrap();
+            c.feed(Incoming::Bytes(bytes));
+            c.decode().expect("packet").violations.len()
+        };
+        assert_eq!(
+            flagged(&mut c),
+            1,
+            "an id-0 PUBACK out of the blue breaks MQTT-2.3.1-6"
+        );
+        // PUBLISH QoS 1, topic "wc/bad", packet id 0, as mqtt311.publish.packet-id-zero sends it
+        c.note_sent_bytes(&[
+            0x32, 0x0b, 0, 6, b'w', b'c', b'/', b'b', b'a', b'd', 0, 0, b'x',
+        ]);
+        assert_eq!(flagged(&mut c), 0);
     }
 
     #[test]

@@ -374,6 +374,7 @@ impl CaseRun<'_> {
                 let deadline = Instant::now() + n.duration.0;
                 match self.session(&n.actor).await?.next(deadline).await {
                     Next::Timeout => Ok(1),
+                    Next::SetupRefused(why) => Err(Failure::infra(why)),
                     Next::Message(m) => Err(Failure::check(
                         Vec::new(),
                         format!(
@@ -414,6 +415,7 @@ impl CaseRun<'_> {
     /// read one after the other in short slices; what arrives meanwhile waits in their buffers.
     async fn expect_exactly_one(&mut self, e: &ExpectStep) -> Result<usize, Failure> {
         const SLICE: Duration = Duration::from_millis(20);
+        let started = Instant::now();
         let deadline = self.deadline(e.timeout.map(|t| t.0));
         let settle = e.settle.map_or(Duration::from_millis(300), |d| d.0);
         let single = |actor: &str| ExpectStep {
@@ -446,9 +448,7 @@ impl CaseRun<'_> {
                 format!(
                     "none of {} received the expected message within {:.1}s",
                     e.exactly_one_of.join(", "),
-                    deadline
-                        .saturating_duration_since(Instant::now())
-                        .as_secs_f64()
+                    started.elapsed().as_secs_f64()
                 ),
             )
             .with_diff(
@@ -521,6 +521,7 @@ impl CaseRun<'_> {
                 "expected the server to close the connection, but a message arrived",
             )
             .with_actual(m)),
+            Next::SetupRefused(why) => Err(Failure::infra(why)),
             Next::Timeout => Err(Failure::check(
                 Vec::new(),
                 format!(

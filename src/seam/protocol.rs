@@ -90,6 +90,9 @@ pub enum Next {
     Ended(Ended),
     /// Nothing arrived before the deadline.
     Timeout,
+    /// The server turned the connection away for a set-up reason (it wants credentials this
+    /// connection did not give), so what the step waits for cannot be judged: an error verdict.
+    SetupRefused(String),
 }
 
 /// One actor's open connection.
