@@ -1113,6 +1113,17 @@ impl ActorSession for MqttActor {
                     self.version.protocol_level().into(),
                 );
             }
+            // A CONNECT that names neither user nor password logs in with the target's
+            // credentials, as the connect macro does (`username: null` sends none on purpose).
+            if value.get("type").and_then(Value::as_str) == Some("connect")
+                && let Some(c) = &self.credentials
+                && let Some(map) = value.as_object_mut()
+                && !map.contains_key("username")
+                && !map.contains_key("password")
+            {
+                map.insert("username".into(), json!(c.username));
+                map.insert("password".into(), json!(c.password.expose()));
+            }
             let packet = packet_from_value(&value)
                 .map_err(|e| Failure::infra(format!("send: field `packet`: {e}")))?;
             return self.send_packet(packet, cx.deadline).await;
@@ -1213,6 +1224,11 @@ impl ActorSession for MqttActor {
 mod tests {
     use super::*;
 
+    /// The 5.0 statement id of a rule (the table is the one place that spells ids).
+    fn rule_id(rule: Rule) -> String {
+        rule.id(Version::V5).expect("a 5.0 rule").to_string()
+    }
+
     /// A 5.0 codec that has sent a CONNECT with these properties.
     fn codec_after_connect(props: Value) -> MqttCodec {
         let mut codec = MqttCodec::new(Version::V5);
@@ -1243,7 +1259,10 @@ mod tests {
         let mut c = codec_after_connect(json!({}));
         let publish = |id: u16, qos: u8| json!({"type": "publish", "qos": qos, "id": id, "topic": "t", "payload": "x"});
         assert!(from_server(&mut c, publish(1, 1)).is_empty());
-        assert_eq!(from_server(&mut c, publish(1, 1)), ["MQTT-4.3.2-1"]);
+        assert_eq!(
+            from_server(&mut c, publish(1, 1)),
+            [rule_id(Rule::PublishIdInUseQos1)]
+        );
         sent(&mut c, json!({"type": "puback", "id": 1}));
         assert!(
             from_server(&mut c, publish(1, 1)).is_empty(),
@@ -1254,7 +1273,7 @@ mod tests {
         sent(&mut c, json!({"type": "pubrec", "id": 2}));
         assert_eq!(
             from_server(&mut c, publish(2, 2)),
-            ["MQTT-4.3.3-1"],
+            [rule_id(Rule::PublishIdInUseQos2)],
             "in use until PUBCOMP"
         );
         // a re-sent PUBLISH (DUP 1) is not a new message
@@ -1267,12 +1286,21 @@ mod tests {
         let mut c = codec_after_connect(json!({"maximum_packet_size": 20}));
         let long = "r".repeat(30);
         let puback = json!({"type": "puback", "id": 1, "reason": "success", "properties": {"reason_string": long}});
-        assert_eq!(from_server(&mut c, puback), ["MQTT-3.4.2-2"]);
+        assert_eq!(
+            from_server(&mut c, puback),
+            [rule_id(Rule::PubackReasonStringOversize)]
+        );
         let suback = json!({"type": "suback", "id": 1, "reasons": ["granted_qos_0"],
             "properties": {"user_properties": [{"name": "n", "value": long}]}});
-        assert_eq!(from_server(&mut c, suback), ["MQTT-3.9.2-2"]);
+        assert_eq!(
+            from_server(&mut c, suback),
+            [rule_id(Rule::SubackUserPropertyOversize)]
+        );
         let publish = json!({"type": "publish", "topic": long, "payload": "x"});
-        assert_eq!(from_server(&mut c, publish), ["MQTT-3.1.2-24"]);
+        assert_eq!(
+            from_server(&mut c, publish),
+            [rule_id(Rule::PacketAboveMaximumSize)]
+        );
         let small = json!({"type": "puback", "id": 2, "reason": "success", "properties": {"reason_string": "ok"}});
         assert!(from_server(&mut c, small).is_empty());
     }
@@ -1289,7 +1317,7 @@ mod tests {
         assert_eq!(
             flagged(&mut c),
             1,
-            "an id-0 PUBACK out of the blue breaks MQTT-2.3.1-6"
+            "an id-0 PUBACK out of the blue breaks the same-id rule"
         );
         // PUBLISH QoS 1, topic "wc/bad", packet id 0, as mqtt311.publish.packet-id-zero sends it
         c.note_sent_bytes(&[
@@ -1305,14 +1333,14 @@ mod tests {
         let mut c = codec_after_connect(json!({}));
         assert_eq!(
             from_server(&mut c, connack(json!({"response_information": "r"}))),
-            ["MQTT-3.1.2-28"]
+            [rule_id(Rule::ResponseInformationUnrequested)]
         );
         let mut c = codec_after_connect(json!({"request_response_information": 1}));
         assert!(from_server(&mut c, connack(json!({"response_information": "r"}))).is_empty());
         let mut c = codec_after_connect(json!({}));
         assert_eq!(
             from_server(&mut c, connack(json!({"authentication_method": "m"}))),
-            ["MQTT-4.12.0-6"]
+            [rule_id(Rule::AuthWithoutMethod)]
         );
         let mut c = codec_after_connect(json!({}));
         assert_eq!(
@@ -1320,10 +1348,13 @@ mod tests {
                 &mut c,
                 json!({"type": "auth", "reason": "continue_authentication"})
             ),
-            ["MQTT-4.12.0-6"]
+            [rule_id(Rule::AuthWithoutMethod)]
         );
         let mut c = codec_after_connect(json!({"authentication_method": "m"}));
-        assert_eq!(from_server(&mut c, connack(json!({}))), ["MQTT-4.12.0-5"]);
+        assert_eq!(
+            from_server(&mut c, connack(json!({}))),
+            [rule_id(Rule::AuthMethodSame)]
+        );
         let mut c = codec_after_connect(json!({"authentication_method": "m"}));
         assert!(from_server(&mut c, connack(json!({"authentication_method": "m"}))).is_empty());
     }
