@@ -413,6 +413,13 @@ impl ScramClient {
         Self::new(hash, user, password, &random_nonce())
     }
 
+    /// Uses another password for the proof (a negative case's wrong one).
+    pub fn set_password(&mut self, password: &str) -> Result<(), ScramError> {
+        check_ascii("password", password)?;
+        self.password = password.to_string();
+        Ok(())
+    }
+
     /// The mechanism this client speaks.
     pub fn hash(&self) -> ScramHash {
         self.hash
