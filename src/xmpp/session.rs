@@ -150,6 +150,8 @@ impl Codec for XmppCodec {
                         violations.extend(stream::check_server_open(&el, &self.domain));
                     } else if stream::is_close(&el) {
                         violations.extend(stream::check_server_close(&el));
+                    } else if el.name == "failure" && el.ns.as_deref() == Some(ns::SASL) {
+                        violations.extend(sasl::check_failure(&el));
                     }
                 }
                 Inbound {
@@ -434,6 +436,12 @@ impl XmppActor {
                      cannot use it (require `mechanism: PLAIN`)"
                 )))
             }
+            // RFC 5802 has no statement id in the spec lists: the failure names none of the
+            // case's statements (they are about something else), only the step's own.
+            Err(e @ LoginError::Scram(_)) => Err(Failure::check_only(
+                step.spec.clone(),
+                format!("login failed: {e}"),
+            )),
             Err(e) => {
                 if let Some(end) = self.link.ended()
                     && end.by == ClosedBy::Wirecheck
