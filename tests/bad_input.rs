@@ -386,6 +386,34 @@ fn table() -> Vec<Bad> {
             Some("  --> t.yaml:9:51"),
         ),
         bad(
+            "login with an unknown mechanism",
+            case(
+                "m.yaml",
+                x(
+                    "- login: alice",
+                    "- login: { actor: alice, mechanism: SCRAM-MD5 }",
+                ),
+            ),
+            &list("m.yaml"),
+            2,
+            "error: `login`: field `mechanism`: unknown SASL mechanism `SCRAM-MD5` (known: SCRAM-SHA-256, SCRAM-SHA-1, PLAIN)",
+            Some("  --> m.yaml:7:28"),
+        ),
+        bad(
+            "sasl_scram with an unknown message",
+            case(
+                "s.yaml",
+                x(
+                    "xml: \"<presence xmlns='jabber:client'/>\" }",
+                    "sasl_scram: { message: middle } }",
+                ),
+            ),
+            &list("s.yaml"),
+            2,
+            "error: `send`: field `sasl_scram.message`: `middle` is not `first` or `final`",
+            None,
+        ),
+        bad(
             "ordered: maybe",
             case(
                 "o.yaml",

@@ -49,6 +49,7 @@ const PROVEN: &[&str] = &[
     "open-without-id",
     "advertise-starttls",
     "error-without-open",
+    "scram-bad-server-signature",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -110,6 +111,7 @@ fn every_fault_switch_has_a_proof() {
 #[case::open_without_id("open-without-id")]
 #[case::advertise_starttls("advertise-starttls")]
 #[case::error_without_open("error-without-open")]
+#[case::scram_bad_server_signature("scram-bad-server-signature")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

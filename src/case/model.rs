@@ -257,6 +257,10 @@ pub struct LoginStep {
     /// Resource to bind (default: the actor's).
     #[serde(default, deserialize_with = "strict_text")]
     pub resource: Option<String>,
+    /// SASL mechanism to require (`SCRAM-SHA-256`, `SCRAM-SHA-1`, `PLAIN`); default: the
+    /// strongest the server offers. A server that does not offer it skips the case.
+    #[serde(default, deserialize_with = "strict_text")]
+    pub mechanism: Option<String>,
     /// Statements this check verifies.
     #[serde(default)]
     pub spec: Vec<String>,
@@ -310,6 +314,24 @@ pub struct SaslPlainDoc {
     pub password: String,
 }
 
+/// One SCRAM message of the `sasl_scram` send form, for the actor's account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaslScramDoc {
+    /// `first`: an `<auth/>` with the client-first-message; `final`: a `<response/>` with the
+    /// client-final-message answering the last `<challenge/>` the actor received.
+    pub message: String,
+    /// The mechanism (`SCRAM-SHA-1`, `SCRAM-SHA-256`); `first` only.
+    #[serde(default, deserialize_with = "strict_text")]
+    pub mechanism: Option<String>,
+    /// `final` only: compute the proof with this password instead of the account's (a wrong one).
+    #[serde(default, deserialize_with = "strict_text")]
+    pub password: Option<String>,
+    /// `final` only: send this nonce instead of the combined one the server chose.
+    #[serde(default, deserialize_with = "strict_text")]
+    pub nonce: Option<String>,
+}
+
 /// A raw WebSocket frame to send.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -349,6 +371,9 @@ pub struct SendStep {
     /// SASL PLAIN `<auth/>`.
     #[serde(default)]
     pub sasl_plain: Option<SaslPlainDoc>,
+    /// One SCRAM message (`<auth/>` or `<response/>`).
+    #[serde(default)]
+    pub sasl_scram: Option<SaslScramDoc>,
     /// Raw bytes as hex.
     #[serde(default)]
     pub bytes: Option<String>,

@@ -361,7 +361,21 @@ fn check_step(
                     .map_err(|m| err(format!("`connect`: field `expect`: {m}")))?;
             }
         }
-        Step::Login(_) => only(Protocol::Xmpp, "login")?,
+        Step::Login(l) => {
+            only(Protocol::Xmpp, "login")?;
+            if let Some(m) = &l.0.mechanism
+                && crate::xmpp::sasl::Mechanism::from_name(m).is_none()
+            {
+                return Err(cx.err_near(
+                    spanned,
+                    "mechanism",
+                    format!(
+                        "`login`: field `mechanism`: unknown SASL mechanism `{m}` (known: {})",
+                        crate::xmpp::sasl::Mechanism::known()
+                    ),
+                ));
+            }
+        }
         Step::Send(s) => check_send(proto, s).map_err(|m| err(format!("`send`: {m}")))?,
         Step::Expect(e) => {
             match (e.actor.is_empty(), e.exactly_one_of.len()) {
@@ -435,13 +449,15 @@ fn check_send(proto: Protocol, s: &SendStep) -> Result<(), String> {
         s.packet.is_some(),
         s.xml.is_some(),
         s.sasl_plain.is_some(),
+        s.sasl_scram.is_some(),
         s.bytes.is_some(),
         s.text.is_some(),
         s.frame.is_some(),
     ];
     if forms.iter().filter(|b| **b).count() != 1 {
         return Err(
-            "give exactly one of `packet`, `xml`, `sasl_plain`, `bytes`, `text`, `frame`".into(),
+            "give exactly one of `packet`, `xml`, `sasl_plain`, `sasl_scram`, `bytes`, `text`, `frame`"
+                .into(),
         );
     }
     if let Some(p) = &s.packet {
@@ -459,6 +475,12 @@ fn check_send(proto: Protocol, s: &SendStep) -> Result<(), String> {
     }
     if s.sasl_plain.is_some() && proto != Protocol::Xmpp {
         return Err("field `sasl_plain` is for xmpp cases".into());
+    }
+    if let Some(sc) = &s.sasl_scram {
+        if proto != Protocol::Xmpp {
+            return Err("field `sasl_scram` is for xmpp cases".into());
+        }
+        check_scram(sc)?;
     }
     if let Some(b) = &s.bytes {
         parse_hex(b).map_err(|m| format!("field `bytes`: {m}"))?;
@@ -478,6 +500,30 @@ fn check_send(proto: Protocol, s: &SendStep) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn check_scram(sc: &crate::case::model::SaslScramDoc) -> Result<(), String> {
+    let scram = ["SCRAM-SHA-256", "SCRAM-SHA-1"];
+    match sc.message.as_str() {
+        "first" => match sc.mechanism.as_deref() {
+            None => Err("field `sasl_scram.mechanism`: `first` needs a mechanism".into()),
+            Some(m) if !scram.contains(&m) => Err(format!(
+                "field `sasl_scram.mechanism`: `{m}` is not a SCRAM mechanism (known: {})",
+                scram.join(", ")
+            )),
+            Some(_) if sc.password.is_some() || sc.nonce.is_some() => {
+                Err("field `sasl_scram`: `password` and `nonce` are for `message: final`".into())
+            }
+            Some(_) => Ok(()),
+        },
+        "final" if sc.mechanism.is_some() => {
+            Err("field `sasl_scram.mechanism`: the mechanism is chosen by `message: first`".into())
+        }
+        "final" => Ok(()),
+        other => Err(format!(
+            "field `sasl_scram.message`: `{other}` is not `first` or `final`"
+        )),
+    }
 }
 
 /// For a message about a nested field (`` field `packet.qos` ``), the text to point at (`qos:`).
@@ -638,6 +684,13 @@ impl Scope {
                 if let Some(p) = &s.sasl_plain {
                     self.text(&p.user, &ctx("sasl_plain.user"))?;
                     self.text(&p.password, &ctx("sasl_plain.password"))?;
+                }
+                if let Some(sc) = &s.sasl_scram {
+                    for (v, f) in [(&sc.password, "password"), (&sc.nonce, "nonce")] {
+                        if let Some(v) = v {
+                            self.text(v, &ctx(&format!("sasl_scram.{f}")))?;
+                        }
+                    }
                 }
                 if let Some(t) = &s.text {
                     self.text(t, &ctx("text"))?;

@@ -270,6 +270,10 @@ impl CaseRun<'_> {
             match outcome {
                 Ok(checks) => self.checks_passed += checks,
                 Err(f) => {
+                    if let Some(why) = &f.not_applicable {
+                        self.skipped = Some(format!("not applicable: {why}"));
+                        return;
+                    }
                     if let Step::Expect(e) = &cs.step
                         && let Some(why) = &e.skip_unless
                         && f.kind == FailureKind::Expectation

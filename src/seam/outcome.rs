@@ -53,6 +53,10 @@ pub struct Failure {
     /// The awaited message did not arrive before the deadline (what `exactly_one_of` acts on).
     #[serde(skip)]
     pub nothing_arrived: bool,
+    /// The case does not apply to this target (an optional feature it lacks): the verdict is
+    /// skip with this reason, not a failure.
+    #[serde(skip)]
+    pub not_applicable: Option<String>,
 }
 
 impl Failure {
@@ -70,6 +74,7 @@ impl Failure {
             diff: None,
             mismatched: false,
             nothing_arrived: false,
+            not_applicable: None,
         }
     }
     /// A failed expectation that names exactly `spec` (possibly none): never blamed on the case's
@@ -99,6 +104,13 @@ impl Failure {
         Self {
             kind: FailureKind::Infra,
             ..Self::check_only(Vec::new(), message)
+        }
+    }
+    /// The case does not apply: the target lacks an optional feature it needs (verdict skip).
+    pub fn not_applicable(why: impl Into<String>) -> Self {
+        Self {
+            not_applicable: Some(why.into()),
+            ..Self::infra("not applicable")
         }
     }
     /// Adds the expected / actual pair.

@@ -1,4 +1,4 @@
-//! The `login` macro as a protocol routine: open, features, SASL PLAIN, restart, bind (RFC 7395 + RFC 6120).
+//! The `login` macro as a protocol routine: open, features, SASL (SCRAM-SHA-256, SCRAM-SHA-1 or PLAIN), restart, bind (RFC 7395 + RFC 6120).
 
 use std::future::Future;
 
@@ -7,7 +7,11 @@ use super::element::Element;
 use super::features::{Features, check_features};
 use super::framing::{FramingError, truncate};
 use super::ns;
-use super::sasl::{SaslOutcome, check_failure, parse_outcome, plain_auth_xml};
+use super::sasl::{
+    Mechanism, SaslOutcome, auth_xml, check_failure, decode_text, parse_outcome, plain_auth_xml,
+    response_xml,
+};
+use super::scram::{ScramClient, ScramError};
 use super::stream::{
     check_server_open, check_server_open_to, is_close, is_stream_error, open_xml,
     stream_error_condition, stream_error_text,
@@ -50,6 +54,10 @@ pub struct LoginParams {
     pub password: String,
     /// The resource to request; `None` lets the server generate one.
     pub resource: Option<String>,
+    /// The SASL mechanism to use; `None` picks the strongest the server offers.
+    pub mechanism: Option<Mechanism>,
+    /// The SCRAM client nonce; `None` draws a fresh random one (tests inject a fixed one).
+    pub nonce: Option<String>,
 }
 
 /// A successful login: the bound JID, the final stream, and what the server did wrong on the way.
@@ -104,15 +112,26 @@ pub enum LoginError {
         /// What arrived (truncated XML).
         got: String,
     },
-    /// The server does not offer SASL PLAIN.
-    #[error("the server does not offer SASL PLAIN (offered: [{}])", offered.join(", "))]
-    NoPlain {
+    /// The server offers none of the mechanisms wirecheck speaks.
+    #[error("the server offers none of {} (offered: [{}])", Mechanism::known(), offered.join(", "))]
+    NoMechanism {
+        /// The mechanisms it does offer.
+        offered: Vec<String>,
+    },
+    /// The case requires a mechanism the server does not offer.
+    #[error("the server does not offer SASL {} (offered: [{}])", wanted.name(), offered.join(", "))]
+    MechanismNotOffered {
+        /// The required mechanism.
+        wanted: Mechanism,
         /// The mechanisms it does offer.
         offered: Vec<String>,
     },
     /// SASL failed with this condition (`not-authorized`).
-    #[error("SASL PLAIN failed: <{0}/>")]
+    #[error("SASL authentication failed: <{0}/>")]
     SaslFailure(String),
+    /// The SCRAM exchange broke RFC 5802 on the server's side (bad nonce, bad signature, ...).
+    #[error("SCRAM: {0}")]
+    Scram(#[from] ScramError),
     /// The post-authentication features do not offer resource binding.
     #[error("the features after authentication do not offer <bind/>")]
     NoBind,
@@ -187,25 +206,114 @@ async fn open_stream<I: ElementIo>(
     Ok((id, features))
 }
 
-/// Logs in with SASL PLAIN and binds a resource, collecting the server's violations on the way.
+/// Reads the server's answer in a SASL exchange: a failure ends the login, anything but a SASL
+/// outcome is unexpected.
+fn sasl_answer(el: &Element, violations: &mut Vec<Violation>) -> Result<SaslOutcome, LoginError> {
+    match parse_outcome(el) {
+        Ok(SaslOutcome::Failure { condition, .. }) => {
+            violations.extend(check_failure(el));
+            Err(LoginError::SaslFailure(condition))
+        }
+        Ok(o) => Ok(o),
+        Err(_) => Err(unexpected(
+            "auth",
+            "SASL <challenge/>, <success/> or <failure/>",
+            el,
+        )),
+    }
+}
+
+fn payload(b64: &str) -> Result<String, LoginError> {
+    decode_text(b64).map_err(|_| {
+        LoginError::Scram(ScramError::Malformed {
+            message: "server message",
+            why: "the SASL payload is not base64 of UTF-8 text".into(),
+        })
+    })
+}
+
+/// Runs a SCRAM exchange (RFC 6120 Section 6.4.2 to 6.4.6): `<auth/>` with client-first, a
+/// `<challenge/>` with server-first, `<response/>` with client-final, then server-final in the
+/// `<success/>` (or in a last `<challenge/>`, answered by an empty `<response/>`), verified.
+async fn scram_exchange<I: ElementIo>(
+    io: &mut I,
+    client: &mut ScramClient,
+    violations: &mut Vec<Violation>,
+) -> Result<(), LoginError> {
+    let mechanism = client.hash().mechanism();
+    send(
+        io,
+        "auth",
+        auth_xml(mechanism, client.client_first().as_bytes()),
+    )
+    .await?;
+    let answer = recv(io, "auth").await?;
+    let SaslOutcome::Challenge(first) = sasl_answer(&answer, violations)? else {
+        return Err(unexpected(
+            "auth",
+            "a SASL <challenge/> with the server-first-message",
+            &answer,
+        ));
+    };
+    let server_first = payload(&first)?;
+    let fin = client.client_final(&server_first)?;
+    send(io, "auth", response_xml(fin.as_bytes())).await?;
+    let answer = recv(io, "auth").await?;
+    match sasl_answer(&answer, violations)? {
+        SaslOutcome::Success(Some(data)) => client.verify_server_final(&payload(&data)?)?,
+        SaslOutcome::Success(None) => {
+            return Err(LoginError::Scram(ScramError::Malformed {
+                message: "server-final-message",
+                why: "the <success/> carries no server-final-message, so the server never proved it knows the key".into(),
+            }));
+        }
+        SaslOutcome::Challenge(data) => {
+            client.verify_server_final(&payload(&data)?)?;
+            send(io, "auth", response_xml(b"")).await?;
+            let answer = recv(io, "auth").await?;
+            let SaslOutcome::Success(_) = sasl_answer(&answer, violations)? else {
+                return Err(unexpected("auth", "SASL <success/>", &answer));
+            };
+        }
+        SaslOutcome::Failure { .. } => unreachable!("sasl_answer turns a failure into an error"),
+    }
+    Ok(())
+}
+
+/// Logs in with SASL and binds a resource, collecting the server's violations on the way.
 pub async fn login<I: ElementIo>(io: &mut I, p: &LoginParams) -> Result<LoginOutcome, LoginError> {
     let mut violations = Vec::new();
     let (first_id, features) = open_stream(io, p, "open", false, &mut violations).await?;
-    if !features.offers("PLAIN") {
-        return Err(LoginError::NoPlain {
-            offered: features.mechanisms,
-        });
-    }
-    send(io, "auth", plain_auth_xml("", &p.user, &p.password)).await?;
-    let answer = recv(io, "auth").await?;
-    match parse_outcome(&answer) {
-        Ok(SaslOutcome::Success(_)) => {}
-        Ok(SaslOutcome::Failure { condition, .. }) => {
-            violations.extend(check_failure(&answer));
-            return Err(LoginError::SaslFailure(condition));
+    let mechanism = match p.mechanism {
+        Some(m) if features.offers(m.name()) => m,
+        Some(wanted) => {
+            return Err(LoginError::MechanismNotOffered {
+                wanted,
+                offered: features.mechanisms,
+            });
         }
-        Ok(SaslOutcome::Challenge(_)) | Err(_) => {
-            return Err(unexpected("auth", "SASL <success/> or <failure/>", &answer));
+        None => {
+            Mechanism::strongest(&features.mechanisms).ok_or_else(|| LoginError::NoMechanism {
+                offered: features.mechanisms.clone(),
+            })?
+        }
+    };
+    match mechanism.scram() {
+        Some(hash) => {
+            let mut client = match &p.nonce {
+                Some(n) => ScramClient::new(hash, &p.user, &p.password, n),
+                None => ScramClient::with_random_nonce(hash, &p.user, &p.password),
+            }
+            .map_err(LoginError::Scram)?;
+            scram_exchange(io, &mut client, &mut violations).await?;
+        }
+        None => {
+            send(io, "auth", plain_auth_xml("", &p.user, &p.password)).await?;
+            let answer = recv(io, "auth").await?;
+            match sasl_answer(&answer, &mut violations)? {
+                SaslOutcome::Success(_) => {}
+                _ => return Err(unexpected("auth", "SASL <success/> or <failure/>", &answer)),
+            }
         }
     }
     // RFC 7395 Section 3.7: a restart is a new <open/>, never a <close/>.
@@ -261,14 +369,14 @@ mod tests {
 
     /// Plays canned server frames and records what the client sent.
     struct Scripted {
-        replies: VecDeque<&'static str>,
+        replies: VecDeque<String>,
         sent: Vec<String>,
     }
 
     impl Scripted {
-        fn new(replies: &[&'static str]) -> Self {
+        fn new<S: AsRef<str>>(replies: &[S]) -> Self {
             Self {
-                replies: replies.iter().copied().collect(),
+                replies: replies.iter().map(|r| r.as_ref().to_string()).collect(),
                 sent: Vec::new(),
             }
         }
@@ -281,7 +389,7 @@ mod tests {
         }
         async fn recv(&mut self) -> Result<Element, LoginIoError> {
             let text = self.replies.pop_front().ok_or(LoginIoError::Timeout)?;
-            Ok(parse_message(text)?.element)
+            Ok(parse_message(&text)?.element)
         }
     }
 
@@ -298,7 +406,118 @@ mod tests {
             user: "bob".into(),
             password: "secret".into(),
             resource: Some("b1".into()),
+            mechanism: Some(Mechanism::Plain),
+            nonce: None,
         }
+    }
+
+    fn b64(s: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    /// The RFC 5802 Section 5 exchange, as the reference server would carry it.
+    fn rfc5802_script(server_final: &str, in_challenge: bool) -> Vec<String> {
+        let challenge = format!(
+            "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</challenge>",
+            b64("r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096")
+        );
+        let mut v = vec![OPEN1.to_string(), FEAT1.to_string(), challenge];
+        if in_challenge {
+            v.push(format!(
+                "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</challenge>",
+                b64(server_final)
+            ));
+            v.push(SUCCESS.to_string());
+        } else {
+            v.push(format!(
+                "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</success>",
+                b64(server_final)
+            ));
+        }
+        v.extend([OPEN2, FEAT2, BOUND].map(str::to_string));
+        v
+    }
+
+    fn scram_params() -> LoginParams {
+        LoginParams {
+            user: "user".into(),
+            password: "pencil".into(),
+            mechanism: None,
+            nonce: Some("fyko+d2lbbFgONRv9qkxdawL".into()),
+            ..params()
+        }
+    }
+
+    #[tokio::test]
+    async fn scram_sha1_is_preferred_and_verified() {
+        for in_challenge in [false, true] {
+            let script = rfc5802_script("v=rmF9pqV8S7suAoZWja4dJRkFsKQ=", in_challenge);
+            let mut io = Scripted::new(&script);
+            let out = login(&mut io, &scram_params()).await.unwrap();
+            assert_eq!(out.full_jid, "bob@localhost/b1");
+            assert_eq!(
+                io.sent[1],
+                format!(
+                    "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{}</auth>",
+                    b64("n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL")
+                )
+            );
+            assert_eq!(
+                io.sent[2],
+                format!(
+                    "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
+                    b64(
+                        "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+                    )
+                )
+            );
+            if in_challenge {
+                assert_eq!(
+                    io.sent[3],
+                    "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn scram_wrong_server_signature_is_an_error() {
+        let script = rfc5802_script("v=smF9pqV8S7suAoZWja4dJRkFsKQ=", false);
+        let err = login(&mut Scripted::new(&script), &scram_params())
+            .await
+            .unwrap_err();
+        assert_eq!(err, LoginError::Scram(ScramError::BadServerSignature));
+        assert!(err.to_string().contains("RFC5802"));
+        let script = rfc5802_script("e=invalid-proof", false);
+        let err = login(&mut Scripted::new(&script), &scram_params())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            LoginError::Scram(ScramError::ServerError("invalid-proof".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn required_mechanism_not_offered() {
+        let p = LoginParams {
+            mechanism: Some(Mechanism::ScramSha256),
+            ..params()
+        };
+        let err = login(&mut Scripted::new(&[OPEN1, FEAT1]), &p)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoginError::MechanismNotOffered {
+                    wanted: Mechanism::ScramSha256,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -326,18 +545,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_plain_and_stream_error_and_timeout() {
-        let scram = "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>";
-        let err = login(&mut Scripted::new(&[OPEN1, scram]), &params())
+    async fn no_mechanism_and_stream_error_and_timeout() {
+        let other = "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>X-OAUTH2</mechanism></mechanisms></stream:features>";
+        let p = LoginParams {
+            mechanism: None,
+            ..params()
+        };
+        let err = login(&mut Scripted::new(&[OPEN1, other]), &p)
             .await
             .unwrap_err();
         assert_eq!(
             err,
-            LoginError::NoPlain {
-                offered: vec!["SCRAM-SHA-1".into()]
+            LoginError::NoMechanism {
+                offered: vec!["X-OAUTH2".into()]
             }
         );
-        assert!(err.to_string().contains("SCRAM-SHA-1"));
+        assert!(err.to_string().contains("X-OAUTH2"));
 
         let host = "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";
         let err = login(&mut Scripted::new(&[OPEN1, host]), &params())

@@ -1,4 +1,4 @@
-//! XMPP over WebSocket (RFC 7395): framing, element model, patterns, SASL PLAIN and the login routine.
+//! XMPP over WebSocket (RFC 7395): framing, element model, patterns, SASL PLAIN and SCRAM, and the login routine.
 
 pub mod bind;
 pub mod element;
@@ -9,6 +9,7 @@ pub mod login;
 pub mod ns;
 pub mod pattern;
 pub mod sasl;
+pub mod scram;
 pub mod session;
 pub mod stanza;
 pub mod stream;

@@ -1,4 +1,4 @@
-//! SASL PLAIN (RFC 4616) over XMPP (RFC 6120 Section 6): the `<auth/>` element and the server's outcome.
+//! SASL over XMPP (RFC 6120 Section 6): the mechanisms wirecheck speaks, PLAIN (RFC 4616), the `<auth/>`/`<response/>` elements and the server's outcome.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,6 +21,100 @@ pub const SASL_CONDITIONS: &[&str] = &[
     "not-authorized",
     "temporary-auth-failure",
 ];
+
+/// A SASL mechanism the login macro can use, strongest first in [`Mechanism::PREFERENCE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// SCRAM-SHA-256 (RFC 7677).
+    ScramSha256,
+    /// SCRAM-SHA-1 (RFC 5802).
+    ScramSha1,
+    /// PLAIN (RFC 4616).
+    Plain,
+}
+
+impl Mechanism {
+    /// Every mechanism, strongest first: the default choice is the first one the server offers.
+    pub const PREFERENCE: &'static [Mechanism] = &[
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha1,
+        Mechanism::Plain,
+    ];
+
+    /// The SASL name (`SCRAM-SHA-1`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha1 => "SCRAM-SHA-1",
+            Self::Plain => "PLAIN",
+        }
+    }
+
+    /// The mechanism with this SASL name, if wirecheck speaks it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::PREFERENCE.iter().copied().find(|m| m.name() == name)
+    }
+
+    /// The known names, comma-separated, strongest first (for error messages).
+    pub fn known() -> String {
+        Self::PREFERENCE
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The SCRAM hash of a SCRAM mechanism.
+    pub fn scram(self) -> Option<super::scram::ScramHash> {
+        super::scram::ScramHash::from_mechanism(self.name())
+    }
+
+    /// The strongest mechanism among `offered`.
+    pub fn strongest(offered: &[String]) -> Option<Self> {
+        Self::PREFERENCE
+            .iter()
+            .copied()
+            .find(|m| offered.iter().any(|o| o == m.name()))
+    }
+}
+
+/// An `<auth/>` for `mechanism` with base64 of `initial` as its initial response.
+pub fn auth_xml(mechanism: &str, initial: &[u8]) -> String {
+    format!(
+        "<auth xmlns='{}' mechanism='{}'>{}</auth>",
+        ns::SASL,
+        escape(mechanism),
+        STANDARD.encode(initial)
+    )
+}
+
+/// A `<response/>` carrying base64 of `data` (empty data: an empty element).
+pub fn response_xml(data: &[u8]) -> String {
+    if data.is_empty() {
+        format!("<response xmlns='{}'/>", ns::SASL)
+    } else {
+        format!(
+            "<response xmlns='{}'>{}</response>",
+            ns::SASL,
+            STANDARD.encode(data)
+        )
+    }
+}
+
+/// The `<abort/>` element (RFC 6120 Section 6.4.4).
+pub fn abort_xml() -> String {
+    format!("<abort xmlns='{}'/>", ns::SASL)
+}
+
+/// Decodes a base64 SASL payload as UTF-8 text (`=` or empty: no data).
+pub fn decode_text(b64: &str) -> Result<String, SaslError> {
+    let b64 = b64.trim();
+    if b64.is_empty() || b64 == "=" {
+        return Ok(String::new());
+    }
+    let raw = STANDARD.decode(b64).map_err(|_| SaslError::Base64)?;
+    String::from_utf8(raw).map_err(|_| SaslError::Malformed("not UTF-8"))
+}
 
 /// How a SASL exchange ended, as the server reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +296,34 @@ mod tests {
             decode_plain(&STANDARD.encode("a\0b\0c\0d")),
             Err(SaslError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn mechanisms_and_elements() {
+        let offered = vec!["PLAIN".to_string(), "SCRAM-SHA-1".to_string()];
+        assert_eq!(Mechanism::strongest(&offered), Some(Mechanism::ScramSha1));
+        assert_eq!(Mechanism::strongest(&["X".into()]), None);
+        assert_eq!(
+            Mechanism::from_name("SCRAM-SHA-256"),
+            Some(Mechanism::ScramSha256)
+        );
+        assert_eq!(Mechanism::from_name("scram-sha-1"), None);
+        assert_eq!(Mechanism::known(), "SCRAM-SHA-256, SCRAM-SHA-1, PLAIN");
+        assert_eq!(Mechanism::Plain.scram(), None);
+        assert_eq!(
+            auth_xml("SCRAM-SHA-1", b"n,,n=user,r=abc"),
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>biwsbj11c2VyLHI9YWJj</auth>"
+        );
+        assert_eq!(
+            response_xml(b""),
+            "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+        );
+        assert_eq!(
+            decode_text("biwsbj11c2VyLHI9YWJj").unwrap(),
+            "n,,n=user,r=abc"
+        );
+        assert_eq!(decode_text("="), Ok(String::new()));
+        assert_eq!(decode_text("@@"), Err(SaslError::Base64));
     }
 
     #[test]

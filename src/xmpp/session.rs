@@ -27,7 +27,9 @@ use crate::xmpp::element::Element;
 use crate::xmpp::framing::parse_message;
 use crate::xmpp::login::{ElementIo, LoginError, LoginIoError, LoginParams, login};
 use crate::xmpp::pattern::{MatchError, MatchMode, Pattern};
-use crate::xmpp::{sasl, stream};
+use crate::xmpp::sasl::Mechanism;
+use crate::xmpp::scram::{ScramClient, ScramHash};
+use crate::xmpp::{ns, sasl, stream};
 
 /// Statement: the server's handshake answer contains `xmpp`.
 const WS_SUBPROTOCOL: &str = "RFC7395-3.1-2";
@@ -51,14 +53,20 @@ pub struct XmppIdentity {
     pub resource: String,
 }
 
-/// Hides SASL credentials in what the transcript shows.
+/// Hides SASL payloads in what the transcript shows: `<auth/>` (PLAIN credentials, SCRAM
+/// client-first with its nonce) and `<response/>` (the SCRAM proof).
 fn redact_sent(xml: &str) -> String {
-    if xml.trim_start().starts_with("<auth")
-        && let (Some(open_end), Some(close)) = (xml.find('>'), xml.rfind("</auth>"))
-        && open_end < close
-        && !xml[..open_end].ends_with('/')
-    {
-        return format!("{}>***{}", &xml[..open_end], &xml[close..]);
+    for name in ["auth", "response"] {
+        let close_tag = format!("</{name}>");
+        let start = xml.trim_start();
+        if start.starts_with(&format!("<{name}"))
+            && start[name.len() + 1..].starts_with([' ', '>', '/', '\t', '\n', '\r'])
+            && let (Some(open_end), Some(close)) = (xml.find('>'), xml.rfind(&close_tag))
+            && open_end < close
+            && !xml[..open_end].ends_with('/')
+        {
+            return format!("{}>***{}", &xml[..open_end], &xml[close..]);
+        }
     }
     xml.to_string()
 }
@@ -142,6 +150,8 @@ impl Codec for XmppCodec {
                         violations.extend(stream::check_server_open(&el, &self.domain));
                     } else if stream::is_close(&el) {
                         violations.extend(stream::check_server_close(&el));
+                    } else if el.name == "failure" && el.ns.as_deref() == Some(ns::SASL) {
+                        violations.extend(sasl::check_failure(&el));
                     }
                 }
                 Inbound {
@@ -269,6 +279,8 @@ impl CaseState for XmppCase {
             link,
             identity,
             streaming: false,
+            scram: None,
+            last_challenge: None,
         }))
     }
 
@@ -322,6 +334,10 @@ struct XmppActor {
     identity: XmppIdentity,
     /// An XMPP stream was opened on it (by `login` or a sent `<open/>`).
     streaming: bool,
+    /// The SCRAM exchange a `sasl_scram` send started.
+    scram: Option<ScramClient>,
+    /// The payload (base64) of the last SASL `<challenge/>` an `expect` received.
+    last_challenge: Option<String>,
 }
 
 /// Stanzas of RFC 6120 section 8: only these are left unordered relative to one another when
@@ -352,11 +368,22 @@ impl XmppActor {
                 .map_err(|e| Failure::infra(format!("login: resource: {e}")))?,
             None => self.identity.resource.clone(),
         };
+        let mechanism = match &step.mechanism {
+            Some(m) => Some(Mechanism::from_name(m).ok_or_else(|| {
+                Failure::infra(format!(
+                    "login: unknown SASL mechanism `{m}` (known: {})",
+                    Mechanism::known()
+                ))
+            })?),
+            None => None,
+        };
         let params = LoginParams {
             domain: self.identity.domain.clone(),
             user: self.identity.user.clone(),
             password: self.identity.password.expose().to_string(),
             resource: Some(resource.clone()),
+            mechanism,
+            nonce: None,
         };
         self.streaming = true;
         self.link.codec_mut().header_checks = false;
@@ -396,6 +423,25 @@ impl XmppActor {
                 .ended()
                 .expect("ended")
                 .failure(Vec::new(), "the login to go on")),
+            Err(LoginError::MechanismNotOffered { wanted, offered }) => {
+                Err(Failure::not_applicable(format!(
+                    "the case requires SASL {} and the server offers only [{}]",
+                    wanted.name(),
+                    offered.join(", ")
+                )))
+            }
+            Err(LoginError::Scram(crate::xmpp::scram::ScramError::NotAscii(what))) => {
+                Err(Failure::infra(format!(
+                    "login: the account's {what} is not printable ASCII; SCRAM without SaslPrep \
+                     cannot use it (require `mechanism: PLAIN`)"
+                )))
+            }
+            // RFC 5802 has no statement id in the spec lists: the failure names none of the
+            // case's statements (they are about something else), only the step's own.
+            Err(e @ LoginError::Scram(_)) => Err(Failure::check_only(
+                step.spec.clone(),
+                format!("login failed: {e}"),
+            )),
             Err(e) => {
                 if let Some(end) = self.link.ended()
                     && end.by == ClosedBy::Wirecheck
@@ -424,6 +470,70 @@ impl XmppActor {
     }
 }
 
+impl XmppActor {
+    /// The element of a `sasl_scram` send: client-first in an `<auth/>`, or client-final (for
+    /// the last challenge received, maybe with another password or nonce) in a `<response/>`.
+    fn scram_message(
+        &mut self,
+        sc: &crate::case::model::SaslScramDoc,
+        vars: &Vars,
+    ) -> Result<String, Failure> {
+        let interp = |s: &Option<String>| {
+            s.as_deref()
+                .map(|s| vars.interpolate(s))
+                .transpose()
+                .map_err(|e| Failure::infra(format!("send: sasl_scram: {e}")))
+        };
+        if sc.message == "first" {
+            let hash = sc
+                .mechanism
+                .as_deref()
+                .and_then(ScramHash::from_mechanism)
+                .ok_or_else(|| {
+                    Failure::infra("send: sasl_scram: `first` needs a SCRAM mechanism")
+                })?;
+            let client = ScramClient::with_random_nonce(
+                hash,
+                &self.identity.user,
+                self.identity.password.expose(),
+            )
+            .map_err(|e| Failure::infra(format!("send: sasl_scram: {e}")))?;
+            let xml = sasl::auth_xml(hash.mechanism(), client.client_first().as_bytes());
+            self.scram = Some(client);
+            self.last_challenge = None;
+            return Ok(xml);
+        }
+        let Some(client) = &self.scram else {
+            return Err(Failure::infra(
+                "send: sasl_scram: `final` needs an earlier `message: first`",
+            ));
+        };
+        let Some(challenge) = &self.last_challenge else {
+            return Err(Failure::infra(
+                "send: sasl_scram: `final` needs the server's <challenge/>: expect it first",
+            ));
+        };
+        let server_first = sasl::decode_text(challenge).map_err(|e| {
+            Failure::check(Vec::new(), format!("the SASL <challenge/> payload: {e}"))
+        })?;
+        let password = interp(&sc.password)?;
+        let nonce = interp(&sc.nonce)?;
+        let mut client = match &password {
+            Some(p) => {
+                let mut c = client.clone();
+                c.set_password(p)
+                    .map_err(|e| Failure::infra(format!("send: sasl_scram: {e}")))?;
+                c
+            }
+            None => client.clone(),
+        };
+        let fin = client
+            .client_final_with(&server_first, nonce.as_deref())
+            .map_err(|e| Failure::check(Vec::new(), format!("the server-first-message: {e}")))?;
+        Ok(sasl::response_xml(fin.as_bytes()))
+    }
+}
+
 #[async_trait]
 impl ActorSession for XmppActor {
     async fn run_macro(&mut self, step: &Step, cx: &mut StepCx<'_>) -> Result<(), Failure> {
@@ -449,6 +559,10 @@ impl ActorSession for XmppActor {
             return self
                 .send_xml(sasl::plain_auth_xml("", &user, &password), cx.deadline)
                 .await;
+        }
+        if let Some(sc) = &step.sasl_scram {
+            let xml = self.scram_message(sc, cx.vars)?;
+            return self.send_xml(xml, cx.deadline).await;
         }
         match raw_form(step, cx.vars) {
             Some(raw) => {
@@ -487,6 +601,9 @@ impl ActorSession for XmppActor {
         match self.link.recv_skipping(cx.deadline, skip).await {
             Recv::Message(m) => match &m.message {
                 Some(el) => {
+                    if el.name == "challenge" && el.ns.as_deref() == Some(ns::SASL) {
+                        self.last_challenge = Some(el.text().trim().to_string());
+                    }
                     let mode = MatchMode {
                         exact: step.exact,
                         ordered: step.ordered,
@@ -624,6 +741,18 @@ mod tests {
             "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>***</auth>"
         );
         assert_eq!(redact_sent("<presence/>"), "<presence/>");
+        assert_eq!(
+            redact_sent("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>Yz1iaXdz</response>"),
+            "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>***</response>"
+        );
+        assert_eq!(
+            redact_sent("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"),
+            "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+        );
+        assert_eq!(
+            redact_sent("<responses>x</responses>"),
+            "<responses>x</responses>"
+        );
         let c = XmppCodec::new("localhost");
         let (d, secret) = c.describe(&x.to_string());
         assert!(secret);

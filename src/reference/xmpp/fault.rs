@@ -26,6 +26,8 @@ pub enum XmppFault {
     AdvertiseStarttls,
     /// Sends a stream error without first sending the response `<open/>` (RFC7395-3.5-2).
     ErrorWithoutOpen,
+    /// Sends a wrong server signature `v=` in the SCRAM server-final-message (RFC 5802 Section 5.1).
+    ScramBadServerSignature,
     /// Adds `xml:lang='en'` to the presence it reflects to its sender: harmless, asserted by no
     /// case, seen only by the snapshot.
     ExtraPresenceAttribute,
@@ -49,6 +51,7 @@ impl XmppFault {
         XmppFault::OpenWithoutId,
         XmppFault::AdvertiseStarttls,
         XmppFault::ErrorWithoutOpen,
+        XmppFault::ScramBadServerSignature,
         XmppFault::ExtraPresenceAttribute,
     ];
 
@@ -65,6 +68,7 @@ impl XmppFault {
             Self::OpenWithoutId => "open-without-id",
             Self::AdvertiseStarttls => "advertise-starttls",
             Self::ErrorWithoutOpen => "error-without-open",
+            Self::ScramBadServerSignature => "scram-bad-server-signature",
             Self::ExtraPresenceAttribute => "extra-presence-attribute",
         }
     }
@@ -99,6 +103,9 @@ impl XmppFault {
             }
             Self::ErrorWithoutOpen => {
                 "sends a stream error caused by the opening without a response <open/> first (RFC7395-3.5-2)"
+            }
+            Self::ScramBadServerSignature => {
+                "sends a SCRAM server-final-message whose server signature v= is wrong (RFC 5802 Section 5.1)"
             }
             Self::ExtraPresenceAttribute => {
                 "adds xml:lang='en' to the presence it reflects to the sender (breaks no rule; only a snapshot sees it)"

@@ -105,8 +105,10 @@ impl Drop for XmppServerHandle {
 pub async fn start(config: XmppServerConfig) -> std::io::Result<XmppServerHandle> {
     let listener = TcpListener::bind((config.bind, config.port)).await?;
     let addr = listener.local_addr()?;
+    let scram = session::scram_accounts(&config.accounts);
     let shared = Arc::new(Shared {
         domain: config.domain.to_ascii_lowercase(),
+        scram,
         accounts: config
             .accounts
             .into_iter()

@@ -1,4 +1,4 @@
-//! One client connection's XMPP state machine: stream negotiation, SASL PLAIN and resource binding.
+//! One client connection's XMPP state machine: stream negotiation, SASL (in `sasl`) and resource binding.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,11 +12,14 @@ use crate::xmpp::element::{Element, Node, escape};
 use crate::xmpp::framing::{FramingError, parse_message};
 use crate::xmpp::jid::Jid;
 use crate::xmpp::ns;
-use crate::xmpp::sasl::{SaslError, decode_plain, failure_xml};
 use crate::xmpp::stanza::{self, StanzaKind};
 use crate::xmpp::stream::{close_xml, is_close, is_open, stream_error_xml};
 
 mod routing;
+mod sasl;
+
+use sasl::SaslState;
+pub(super) use sasl::{ScramAccount, scram_accounts};
 
 /// Failed SASL attempts allowed before the stream is closed with `<policy-violation/>`.
 const MAX_SASL_FAILURES: u32 = 5;
@@ -31,6 +34,8 @@ pub(super) struct Shared {
     pub domain: String,
     /// Accounts: lower-cased localpart -> password.
     pub accounts: HashMap<String, String>,
+    /// SCRAM credentials per account and hash (salt, iteration count, StoredKey, ServerKey).
+    pub scram: HashMap<(String, crate::xmpp::scram::ScramHash), ScramAccount>,
     /// Active fault switches.
     pub faults: BTreeSet<XmppFault>,
     /// Bound resources.
@@ -58,7 +63,7 @@ enum Phase {
     AwaitOpen { authenticated: bool },
     /// Stream open, SASL not done.
     Sasl,
-    /// PLAIN started without an initial response; an empty challenge was sent.
+    /// A SASL exchange is under way (its state is in `Session::sasl_state`).
     SaslChallenge,
     /// Authenticated stream open; waiting for resource binding.
     Bind,
@@ -80,12 +85,13 @@ pub(super) struct Session {
     user: Option<String>,
     jid: Option<Jid>,
     sasl_failures: u32,
+    sasl_state: SaslState,
     /// Full or bare JIDs this session sent available directed presence to (RFC 6121 §4.6).
     directed_to: std::collections::BTreeSet<String>,
     out: Vec<Out>,
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(super) fn random_hex(bytes: usize) -> String {
     let mut rng = rand::rng();
     (0..bytes)
         .map(|_| format!("{:02x}", rng.random::<u8>()))
@@ -108,6 +114,7 @@ impl Session {
             user: None,
             jid: None,
             sasl_failures: 0,
+            sasl_state: SaslState::None,
             directed_to: std::collections::BTreeSet::new(),
             out: Vec::new(),
         }
@@ -275,7 +282,7 @@ impl Session {
                 String::new()
             };
             format!(
-                "{tls}<mechanisms xmlns='{}'><mechanism>PLAIN</mechanism></mechanisms>",
+                "{tls}<mechanisms xmlns='{}'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>",
                 ns::SASL
             )
         };
@@ -388,6 +395,7 @@ impl Session {
             Phase::Closed => return,
         };
         self.header_sent = false;
+        self.sasl_state = SaslState::None;
         self.client_from = el
             .attr("from")
             .and_then(|f| Jid::parse(f).ok())
@@ -430,79 +438,6 @@ impl Session {
         } else {
             Phase::Sasl
         };
-    }
-
-    // ---- SASL ----
-
-    fn sasl(&mut self, el: &Element, is_stanza: bool) {
-        if is_stanza {
-            self.stream_error(
-                "not-authorized",
-                Some("authenticate before sending stanzas"),
-            );
-            return;
-        }
-        if el.ns.as_deref() != Some(ns::SASL) {
-            return;
-        }
-        match el.name.as_str() {
-            "auth" => {
-                if self.sasl_failures >= MAX_SASL_FAILURES {
-                    self.stream_error(
-                        "policy-violation",
-                        Some("too many failed authentication attempts"),
-                    );
-                    return;
-                }
-                if el.attr("mechanism") != Some("PLAIN") {
-                    self.sasl_fail("invalid-mechanism", None);
-                    return;
-                }
-                let data = el.text();
-                if data.trim().is_empty() {
-                    self.emit(format!("<challenge xmlns='{}'/>", ns::SASL));
-                    self.phase = Phase::SaslChallenge;
-                } else {
-                    self.sasl_verify(&data);
-                }
-            }
-            "response" if self.phase == Phase::SaslChallenge => self.sasl_verify(&el.text()),
-            "response" => self.sasl_fail("malformed-request", None),
-            "abort" => self.sasl_fail("aborted", None),
-            _ => {}
-        }
-    }
-
-    fn sasl_fail(&mut self, condition: &str, text: Option<&str>) {
-        if condition != "aborted" {
-            self.sasl_failures += 1;
-        }
-        self.emit(failure_xml(condition, text));
-        self.phase = Phase::Sasl;
-    }
-
-    fn sasl_verify(&mut self, b64: &str) {
-        match decode_plain(b64) {
-            Err(SaslError::Base64) => self.sasl_fail("incorrect-encoding", None),
-            Err(_) => self.sasl_fail("malformed-request", None),
-            Ok((authzid, user, password)) => {
-                let user = user.to_lowercase();
-                let ok = self.shared.accounts.get(&user) == Some(&password);
-                let own = format!("{user}@{}", self.shared.domain);
-                if !ok {
-                    self.sasl_fail("not-authorized", Some(NOT_AUTHORIZED_TEXT));
-                } else if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(&own) {
-                    self.sasl_fail("invalid-authzid", None);
-                } else {
-                    self.emit(format!("<success xmlns='{}'/>", ns::SASL));
-                    self.user = Some(user);
-                    self.phase = Phase::AwaitOpen {
-                        authenticated: true,
-                    };
-                    self.header_sent = false;
-                }
-            }
-        }
     }
 
     // ---- resource binding ----
@@ -558,6 +493,7 @@ mod tests {
             accounts: [("alice".to_string(), "secret".to_string())]
                 .into_iter()
                 .collect(),
+            scram: sasl::scram_accounts(&[("alice".to_string(), "secret".to_string())]),
             faults: faults.iter().copied().collect(),
             router: Router::default(),
         })

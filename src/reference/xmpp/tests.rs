@@ -122,6 +122,8 @@ fn params(user: &str, resource: &str) -> LoginParams {
         user: user.into(),
         password: "secret".into(),
         resource: Some(resource.into()),
+        mechanism: None,
+        nonce: None,
     }
 }
 
