@@ -204,7 +204,10 @@ def main():
                 cell = CELL.get(c["verdict"], c["verdict"])
                 if c["verdict"] != "pass":
                     n = find_note(notes, cid, *col)
-                    cell += f" ({n['category']})" if n else " (?)"
+                    if n:
+                        cell += f" ({n['category']})"
+                    elif c["verdict"] not in ("skip", "xfail"):
+                        cell += " (?)"
                 cells.append(cell)
             lines.append(f"| `{cid}` | " + " | ".join(cells) + " |")
 
@@ -221,6 +224,10 @@ def main():
             if n:
                 used.add(id(n))
                 why = f"{CATEGORIES[n['category']]}: {n['note']}"
+            elif c["verdict"] == "xfail" and c.get("reason"):
+                why = f"declared in the profile: {c['reason']}"
+            elif c["verdict"] == "skip" and c.get("reason"):
+                why = f"skipped by wirecheck: {c['reason']}"
             else:
                 unexplained += 1
                 why = "**no explanation yet** (add one to reports/interop-mqtt-notes.yaml)"

@@ -207,7 +207,7 @@ impl MqttCodec {
             self.sent_id_zero = true;
         }
         if let Packet::Connect(c) = packet {
-            self.connected_without_credentials = c.username.is_none();
+            self.connected_without_credentials = c.username.is_none() && c.password.is_none();
         }
         if self.version != Version::V5 {
             return;

@@ -80,6 +80,10 @@ pub struct DeviationDoc {
     pub spec: Option<String>,
     /// Why the target deviates.
     pub reason: String,
+    /// The deviation shows only on some runs (a race inside the server): a pass is a pass, not
+    /// an xpass, and it says the deviation was not seen this time.
+    #[serde(default)]
+    pub intermittent: bool,
 }
 
 /// A loaded, validated profile, with its text so later errors (environment variables) can
