@@ -322,6 +322,12 @@ impl Parser {
         }
         let mark = self.scope.len();
         let qname = start.name().as_ref().to_string();
+        if !is_xml_name(&qname) {
+            return Err(FramingError::Malformed {
+                offset,
+                reason: format!("`{qname}` is not an XML element name"),
+            });
+        }
         let mut attrs = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|e| FramingError::Malformed {
@@ -329,6 +335,12 @@ impl Parser {
                 reason: e.to_string(),
             })?;
             let key = attr.key.as_ref().to_string();
+            if !is_xml_name(&key) {
+                return Err(FramingError::Malformed {
+                    offset,
+                    reason: format!("`{key}` is not an XML attribute name"),
+                });
+            }
             let unknown = Cell::new(None::<String>);
             let value = attr
                 .normalized_value_with(XmlVersion::Implicit1_0, 1, |name| {
@@ -484,9 +496,32 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Whether `s` is an XML 1.0 Name (production [5]; non-ASCII name characters are all allowed
+/// here, which is a superset of the production).
+fn is_xml_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
+    start(first) && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `xmpp_framing` fuzz target: `< />` parsed as an element without a name.
+    #[test]
+    fn an_element_or_attribute_needs_a_name() {
+        for bad in ["< />", "<>x</>", "<a 1b='x'/>", "<-a/>"] {
+            assert!(
+                matches!(parse_message(bad), Err(FramingError::Malformed { .. })),
+                "{bad} parsed"
+            );
+        }
+        assert!(parse_message("<a:b x.y='1' _z='2'/>").is_ok());
+    }
 
     fn ids(f: &Framed) -> Vec<&str> {
         f.violations.iter().map(|v| v.spec.as_str()).collect()
