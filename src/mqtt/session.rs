@@ -854,6 +854,14 @@ impl MqttActor {
         self.link.send(packet, deadline).await
     }
 
+    /// Adds the target's credentials, if it has any, to a CONNECT given as case data.
+    fn log_in_as_target(&self, connect: &mut serde_json::Map<String, Value>) {
+        if let Some(c) = &self.credentials {
+            connect.insert("username".into(), json!(c.username));
+            connect.insert("password".into(), json!(c.password.expose()));
+        }
+    }
+
     /// Reads the next packet of the pattern's type and matches it. Packets of other types that
     /// the protocol does not order relative to it are held for later steps; a CONNACK is never
     /// passed over, and nothing is passed over while a CONNACK is awaited.
@@ -953,10 +961,9 @@ impl MqttActor {
         }
         if step.username.is_none()
             && step.password.is_none()
-            && let Some(c) = &self.credentials
+            && let Some(map) = fields.as_object_mut()
         {
-            fields["username"] = json!(c.username);
-            fields["password"] = json!(c.password.expose());
+            self.log_in_as_target(map);
         }
         if let Some(u) = &step.username {
             fields["username"] = json!(
@@ -981,20 +988,21 @@ impl MqttActor {
         let connack = self
             .expect_value(&json!({"type": "connack"}), false, vars, deadline)
             .await?;
-        if let Some(pattern) = &step.expect
-            && let Err(f) = matched(pattern, &connack, vars, false)
-        {
-            // A refusal of the credentials is a set-up problem even where the case expects
-            // another answer; a case that expects the refusal matches it above.
-            return Err(if refuses_credentials(&connack) {
-                Failure::infra(format!(
-                    "set-up: the server refused the connection ({}); give the target MQTT \
-                     credentials (profile `username`/`password_env`, or --user/--password-env)",
-                    summarize(&connack)
-                ))
-            } else {
-                f
-            });
+        let expected = step
+            .expect
+            .as_ref()
+            .map(|pattern| matched(pattern, &connack, vars, false));
+        // A refusal of the credentials is a set-up problem, also where the case expects another
+        // answer; a case that expects the refusal matches it here.
+        if !matches!(expected, Some(Ok(()))) && refuses_credentials(&connack) {
+            return Err(Failure::infra(format!(
+                "set-up: the server refused the connection ({}); give the target MQTT \
+                 credentials (profile `username`/`password_env`, or --user/--password-env)",
+                summarize(&connack)
+            )));
+        }
+        if let Some(Err(f)) = expected {
+            return Err(f);
         }
         let Packet::Connack(c) = &connack else {
             return Ok(());
@@ -1014,13 +1022,6 @@ impl MqttActor {
         }
         match c.code {
             Some(ConnectReturnCode::Accepted) => {}
-            Some(ConnectReturnCode::BadUsernameOrPassword | ConnectReturnCode::NotAuthorized) => {
-                return Err(Failure::infra(format!(
-                    "set-up: the server refused the connection ({}); give the target MQTT \
-                     credentials (profile `username`/`password_env`, or --user/--password-env)",
-                    summarize(&connack)
-                )));
-            }
             _ => {
                 return Err(
                     Failure::check(Vec::new(), "the server refused the connection")
@@ -1053,23 +1054,15 @@ impl MqttActor {
     }
 
     /// Judges the CONNACK of a 5.0 `connect` without an `expect`: success, session present 0
-    /// for a clean start; a refusal of the credentials is a set-up error, not non-conformance.
+    /// for a clean start (a refusal of the credentials was already made a set-up error).
     fn judge_connack_v5(
         &self,
         c: &crate::mqtt::Connack,
         clean: bool,
         connack: &Packet,
     ) -> Result<(), Failure> {
-        use crate::mqtt::ReasonCode;
         match c.reason {
             Some(r) if r.to_byte() == 0 => {}
-            Some(ReasonCode::BadUserNameOrPassword | ReasonCode::NotAuthorized) => {
-                return Err(Failure::infra(format!(
-                    "set-up: the server refused the connection ({}); give the target MQTT \
-                     credentials (profile `username`/`password_env`, or --user/--password-env)",
-                    summarize(connack)
-                )));
-            }
             _ => {
                 return Err(
                     Failure::check(Vec::new(), "the server refused the connection")
@@ -1116,13 +1109,11 @@ impl ActorSession for MqttActor {
             // A CONNECT that names neither user nor password logs in with the target's
             // credentials, as the connect macro does (`username: null` sends none on purpose).
             if value.get("type").and_then(Value::as_str) == Some("connect")
-                && let Some(c) = &self.credentials
                 && let Some(map) = value.as_object_mut()
                 && !map.contains_key("username")
                 && !map.contains_key("password")
             {
-                map.insert("username".into(), json!(c.username));
-                map.insert("password".into(), json!(c.password.expose()));
+                self.log_in_as_target(map);
             }
             let packet = packet_from_value(&value)
                 .map_err(|e| Failure::infra(format!("send: field `packet`: {e}")))?;

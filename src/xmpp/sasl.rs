@@ -88,17 +88,23 @@ pub fn auth_xml(mechanism: &str, initial: &[u8]) -> String {
     )
 }
 
-/// A `<response/>` carrying base64 of `data` (empty data: an empty element).
-pub fn response_xml(data: &[u8]) -> String {
+/// A SASL element (`response`, `challenge`, `success`) carrying base64 of `data` (empty data:
+/// an empty element).
+pub fn data_xml(name: &str, data: &[u8]) -> String {
     if data.is_empty() {
-        format!("<response xmlns='{}'/>", ns::SASL)
+        format!("<{name} xmlns='{}'/>", ns::SASL)
     } else {
         format!(
-            "<response xmlns='{}'>{}</response>",
+            "<{name} xmlns='{}'>{}</{name}>",
             ns::SASL,
             STANDARD.encode(data)
         )
     }
+}
+
+/// A `<response/>` carrying base64 of `data` (empty data: an empty element).
+pub fn response_xml(data: &[u8]) -> String {
+    data_xml("response", data)
 }
 
 /// The `<abort/>` element (RFC 6120 Section 6.4.4).

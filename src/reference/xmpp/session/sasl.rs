@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 
 use super::*;
-use crate::xmpp::sasl::{SaslError, decode_plain, decode_text, failure_xml};
+use crate::xmpp::sasl::{SaslError, data_xml, decode_plain, decode_text, failure_xml};
 use crate::xmpp::scram::{
     DEFAULT_ITERATIONS, ScramHash, ScramKeys, parse_client_final, parse_client_first, random_nonce,
     server_signature, verify_client_proof,
@@ -123,16 +123,7 @@ impl Session {
 
     /// Sends a `<challenge/>` with base64 of `data` and waits for the `<response/>`.
     fn challenge(&mut self, state: SaslState, data: &str) {
-        let body = if data.is_empty() {
-            format!("<challenge xmlns='{}'/>", ns::SASL)
-        } else {
-            format!(
-                "<challenge xmlns='{}'>{}</challenge>",
-                ns::SASL,
-                STANDARD.encode(data)
-            )
-        };
-        self.emit(body);
+        self.emit(data_xml("challenge", data.as_bytes()));
         self.sasl_state = state;
         self.phase = Phase::SaslChallenge;
     }
@@ -147,14 +138,7 @@ impl Session {
     }
 
     fn sasl_success(&mut self, user: String, data: Option<&str>) {
-        self.emit(match data {
-            Some(d) => format!(
-                "<success xmlns='{}'>{}</success>",
-                ns::SASL,
-                STANDARD.encode(d)
-            ),
-            None => format!("<success xmlns='{}'/>", ns::SASL),
-        });
+        self.emit(data_xml("success", data.unwrap_or_default().as_bytes()));
         self.user = Some(user);
         self.sasl_state = SaslState::None;
         self.phase = Phase::AwaitOpen {
