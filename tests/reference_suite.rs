@@ -110,3 +110,36 @@ async fn whole_mqtt_suite_passes_over_websocket_against_the_reference_target() {
         n
     );
 }
+
+/// Cases run side by side and a broker takes a session over from an older connection with the
+/// same Client Identifier (MQTT-3.1.4-3), so no two case files may name the same literal one.
+#[test]
+fn no_two_cases_name_the_same_client_id() {
+    let literal = regex::Regex::new(r#"client_id:\s*"([^"{][^"]*|\{run\}[^"]*)""#).unwrap();
+    let mut seen: std::collections::HashMap<String, PathBuf> = Default::default();
+    let mut stack = vec![cases_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut in_file = std::collections::HashSet::new();
+            for m in literal.captures_iter(&text) {
+                let id = m[1].to_string();
+                if !in_file.insert(id.clone()) {
+                    continue;
+                }
+                if let Some(other) = seen.insert(id.clone(), path.clone()) {
+                    panic!(
+                        "client id {id:?} is in both {} and {}",
+                        other.display(),
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
