@@ -4,7 +4,7 @@
 #   scripts/servers/ejabberd.sh start DIR   # free ports on 127.0.0.1; no epmd, no TLS, no s2s
 #   scripts/servers/ejabberd.sh stop DIR    # SIGTERM to the beam pid (EJABBERD_PID_PATH); safe twice
 #   scripts/servers/ejabberd.sh env DIR     # prints DIR/env (sourceable KEY=VALUE lines)
-# Host "localhost" with the XMPP account pool wc1..wc8 and the MQTT account wcmqtt (mod_mqtt logs
+# Host "localhost" with the XMPP account pool wc1..wc16 and the MQTT account wcmqtt (mod_mqtt logs
 # clients in against the XMPP accounts: user name "wcmqtt" means wcmqtt@localhost), all with the
 # password from WIRECHECK_EJABBERD_PASSWORD (a random one is generated when it is unset).
 # start writes DIR/env with
@@ -25,7 +25,7 @@ PROG=ejabberd.sh
 READY_TIMEOUT_MS=60000
 STOP_TIMEOUT_MS=15000
 DOMAIN=localhost
-ACCOUNTS=(wc1 wc2 wc3 wc4 wc5 wc6 wc7 wc8)
+ACCOUNTS=(wc1 wc2 wc3 wc4 wc5 wc6 wc7 wc8 wc9 wc10 wc11 wc12 wc13 wc14 wc15 wc16)
 MQTT_USER=wcmqtt
 INSTALLUSER=ejabberd
 

@@ -2,7 +2,7 @@
 # Starts/stops a throwaway prosody 0.12 XMPP server for wirecheck, loopback only, everything in DIR.
 #   scripts/servers/prosody.sh start DIR   # http (WebSocket) + c2s on 127.0.0.1, free ports, no s2s
 #   scripts/servers/prosody.sh stop DIR    # kills DIR/pid; safe to call twice
-# VirtualHost "localhost" with the account pool wc1..wc8, all with the password from
+# VirtualHost "localhost" with the account pool wc1..wc16, all with the password from
 # WIRECHECK_XMPP_PASSWORD (a random one is generated when it is unset).
 # start writes DIR/env (KEY=VALUE lines, sourceable) with
 #   WIRECHECK_PROSODY_URL=ws://127.0.0.1:PORT/xmpp-websocket   (clients must offer subprotocol "xmpp")
@@ -14,7 +14,7 @@ PROG=prosody.sh
 READY_TIMEOUT_MS=10000
 STOP_TIMEOUT_MS=10000
 DOMAIN=localhost
-ACCOUNTS=(wc1 wc2 wc3 wc4 wc5 wc6 wc7 wc8)
+ACCOUNTS=(wc1 wc2 wc3 wc4 wc5 wc6 wc7 wc8 wc9 wc10 wc11 wc12 wc13 wc14 wc15 wc16)
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage

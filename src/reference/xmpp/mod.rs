@@ -56,16 +56,19 @@ pub struct XmppServerConfig {
 }
 
 impl Default for XmppServerConfig {
-    /// Loopback, ephemeral port, domain `localhost`, accounts alice/bob/carol with password `secret`.
+    /// Loopback, ephemeral port, domain `localhost`, twelve accounts (alice, bob, carol, ...) with password `secret`.
     fn default() -> Self {
         Self {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             domain: "localhost".to_string(),
-            accounts: ["alice", "bob", "carol"]
-                .iter()
-                .map(|u| (u.to_string(), "secret".to_string()))
-                .collect(),
+            accounts: [
+                "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+                "mallory", "niaj",
+            ]
+            .iter()
+            .map(|u| (u.to_string(), "secret".to_string()))
+            .collect(),
             faults: BTreeSet::new(),
         }
     }
