@@ -39,6 +39,8 @@ const PROVEN: &[&str] = &[
     "user-properties-reordered",
     "payload-format-dropped",
     "topic-alias-rejected",
+    "auth-method-dropped",
+    "reauth-failure-ignored",
     "stream-header",
     "two-elements-per-message",
     "presence-not-reflected",
@@ -96,6 +98,8 @@ fn every_fault_switch_has_a_proof() {
 #[case::user_properties_reordered("user-properties-reordered")]
 #[case::payload_format_dropped("payload-format-dropped")]
 #[case::topic_alias_rejected("topic-alias-rejected")]
+#[case::auth_method_dropped("auth-method-dropped")]
+#[case::reauth_failure_ignored("reauth-failure-ignored")]
 #[case::shared_subscription_duplicates("shared-subscription-duplicates")]
 #[case::no_assigned_client_id("no-assigned-client-id")]
 #[case::reused_packet_id("reused-packet-id")]

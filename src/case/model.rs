@@ -231,6 +231,11 @@ pub struct ConnectStep {
     /// CONNACK pattern to expect instead of `accepted`.
     #[serde(default)]
     pub expect: Option<serde_json::Value>,
+    /// 5.0 enhanced authentication: the Authentication Data of the client's answer to each AUTH
+    /// challenge of the server, in order (the CONNECT's `authentication_method` property names
+    /// the method).
+    #[serde(default)]
+    pub auth: Vec<String>,
     /// Statements this check verifies.
     #[serde(default)]
     pub spec: Vec<String>,

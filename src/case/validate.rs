@@ -360,6 +360,19 @@ fn check_step(
                 crate::mqtt::template::validate_pattern(p)
                     .map_err(|m| err(format!("`connect`: field `expect`: {m}")))?;
             }
+            let has_method =
+                c.0.properties
+                    .as_ref()
+                    .is_some_and(|p| p.get("authentication_method").is_some());
+            if !c.0.auth.is_empty() && !has_method {
+                return Err(cx.err_near(
+                    spanned,
+                    "auth",
+                    "`connect`: field `auth`: answers to AUTH challenges need an \
+                     `authentication_method` in `properties` (MQTT 5.0 enhanced authentication)"
+                        .to_string(),
+                ));
+            }
         }
         Step::Login(l) => {
             only(Protocol::Xmpp, "login")?;

@@ -339,6 +339,11 @@ rules! {
     // packets, and any successful CONNACK packet MUST include an Authentication Method Property
     // with the same value as in the CONNECT packet."
     AuthMethodSame: None, "MQTT-4.12.0-5";
+    /// An AUTH the server sends during the CONNECT's authentication asks to continue it (0x18).
+    // 5.0: "If the Server requires additional information to complete the authorization, it can
+    // send an AUTH packet to the Client. This packet MUST contain a Reason Code of 0x18 (Continue
+    // authentication)."
+    AuthContinues: None, "MQTT-4.12.0-2";
 
     // ---- 5.0 Reason String / User Property beyond the client's Maximum Packet Size ----
     // Each packet section: "The sender MUST NOT send this property if it would increase the size

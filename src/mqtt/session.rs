@@ -19,8 +19,8 @@ use crate::mqtt::template::{normalize_pattern, packet_from_value};
 use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Rule, Version};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
-    ActorSession, CaseState, Codec, Failure, Inbound, Incoming, Link, LinkEnv, MessageData, Next,
-    Outgoing, Protocol, Recv, StepCx, Wire,
+    ActorSession, CaseState, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv, MessageData,
+    Next, Outgoing, Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
 use crate::transport::{ConnectOptions, Endpoint};
@@ -91,6 +91,14 @@ fn described(packet: &Packet) -> MessageData {
 }
 
 /// The packet's type as cases write it (`suback`).
+/// How a received Authentication Method reads in a failure message.
+fn method_shown(method: Option<&str>) -> String {
+    match method {
+        Some(m) => format!("with Authentication Method {m:?}"),
+        None => "without an Authentication Method".to_string(),
+    }
+}
+
 fn kind_name(p: &Packet) -> String {
     p.kind().name().to_ascii_lowercase()
 }
@@ -148,7 +156,8 @@ pub struct MqttCodec {
     response_information_requested: bool,
     /// Whether the client sent a CONNECT on this connection (the AUTH checks judge against it).
     sent_connect: bool,
-    /// Whether the last CONNECT the client sent carried no user name.
+    /// Whether the last CONNECT the client sent carried no credentials: no user name, password
+    /// or Authentication Method.
     connected_without_credentials: bool,
     /// Whether the client sent a packet with packet identifier 0 (a malformed one, on purpose):
     /// an acknowledgement that echoes id 0 then carries the same id, as it must.
@@ -207,7 +216,11 @@ impl MqttCodec {
             self.sent_id_zero = true;
         }
         if let Packet::Connect(c) = packet {
-            self.connected_without_credentials = c.username.is_none() && c.password.is_none();
+            // A CONNECT with an Authentication Method authenticates by it (section 4.12): a
+            // refusal is the exchange's verdict, not a want of user name and password.
+            self.connected_without_credentials = c.username.is_none()
+                && c.password.is_none()
+                && c.properties.authentication_method.is_none();
         }
         if self.version != Version::V5 {
             return;
@@ -341,8 +354,8 @@ impl MqttCodec {
                     v.extend(Rule::AuthMethodSame.violation(
                         self.version,
                         format!(
-                            "an AUTH with Authentication Method {:?}; the CONNECT's is {m:?}",
-                            a.properties.authentication_method
+                            "an AUTH {}; the CONNECT's is {m:?}",
+                            method_shown(a.properties.authentication_method.as_deref())
                         ),
                     ))
                 }
@@ -360,7 +373,7 @@ impl MqttCodec {
                     {
                         v.extend(Rule::AuthMethodSame.violation(
                             self.version,
-                            format!("a successful CONNACK with Authentication Method {got:?}; the CONNECT's is {m:?}"),
+                            format!("a successful CONNACK {}; the CONNECT's is {m:?}", method_shown(got)),
                         ))
                     }
                     _ => {}
@@ -889,15 +902,26 @@ impl MqttActor {
         }
         match received {
             Recv::Message(m) => match m.message {
-                Some(p) if kind_name(&p) != want && !want.is_empty() => Err(Failure::check(
-                    rule,
-                    format!(
-                        "unexpected {} where a {} was expected",
-                        kind_name(&p).to_uppercase(),
-                        want.to_uppercase()
-                    ),
-                )
-                .with_diff(shown, summarize(&p))),
+                Some(p) if kind_name(&p) != want && !want.is_empty() => {
+                    let failure = Failure::check(
+                        rule,
+                        format!(
+                            "unexpected {} where {} {} was expected",
+                            kind_name(&p).to_uppercase(),
+                            if want == "auth" { "an" } else { "a" },
+                            want.to_uppercase()
+                        ),
+                    )
+                    .with_diff(shown, summarize(&p));
+                    // The answer to a CONNECT is an AUTH or a CONNACK (section 4.12): a CONNACK
+                    // where an AUTH was awaited is the awaited answer, only another one.
+                    let other_answer = want == "auth" && p.kind() == PacketType::Connack;
+                    Err(if other_answer {
+                        failure.mismatched()
+                    } else {
+                        failure
+                    })
+                }
                 Some(p) => matched(pattern, &p, vars, exact).map(|()| p),
                 None => Err(Failure::check_only(
                     rule,
@@ -930,6 +954,124 @@ impl MqttActor {
                 .with_diff(shown, actual)
                 .nothing_arrived())
             }
+        }
+    }
+
+    /// The enhanced authentication of a `connect` step with `auth:` answers (section 4.12): each
+    /// AUTH challenge of the server gets the next answer, until the CONNACK, which it returns. A
+    /// server that refuses the method at once does not offer it: the case does not apply.
+    async fn authenticate(
+        &mut self,
+        step: &ConnectStep,
+        method: Option<String>,
+        vars: &Vars,
+        deadline: Instant,
+    ) -> Result<Packet, Failure> {
+        let Some(method) = method else {
+            return Err(Failure::infra(
+                "connect: `auth:` answers need an `authentication_method` property",
+            ));
+        };
+        let mut answers = step.auth.iter();
+        let mut challenged = false;
+        loop {
+            let packet = match self.connect_answer(deadline).await? {
+                Ok(packet) => packet,
+                // MQTT-4.12.0-1: a close (with or without a CONNACK) is how a server turns down
+                // a method it does not offer.
+                Err(e) if !challenged && step.expect.is_none() => {
+                    return Err(Failure::not_applicable(format!(
+                        "the server does not offer the authentication method {method:?} (it closed the connection: {e})"
+                    )));
+                }
+                Err(e) => {
+                    let rule = ids(Some(Rule::ConnackFirst), self.version);
+                    return Err(e.failure(rule, "a CONNACK or an AUTH"));
+                }
+            };
+            let auth = match packet {
+                Packet::Connack(c) => {
+                    let refused_method =
+                        c.reason.is_some_and(|r| matches!(r.to_byte(), 0x8C | 0x87));
+                    if !challenged && refused_method && step.expect.is_none() {
+                        return Err(Failure::not_applicable(format!(
+                            "the server does not offer the authentication method {method:?} ({})",
+                            summarize(&Packet::Connack(c))
+                        )));
+                    }
+                    return Ok(Packet::Connack(c));
+                }
+                Packet::Auth(a) => a,
+                other => {
+                    return Err(Failure::check(
+                        ids(Some(Rule::ConnackFirst), self.version),
+                        format!(
+                            "unexpected {} where a CONNACK or an AUTH was expected",
+                            kind_name(&other).to_uppercase()
+                        ),
+                    )
+                    .with_actual(summarize(&other)));
+                }
+            };
+            challenged = true;
+            if auth.reason.is_some_and(|r| r.to_byte() != 0x18) {
+                return Err(Failure::check_only(
+                    ids(Some(Rule::AuthContinues), self.version),
+                    "an AUTH during the CONNECT's authentication without Reason Code 0x18 (continue authentication)",
+                )
+                .with_actual(summarize(&Packet::Auth(auth))));
+            }
+            let Some(answer) = answers.next() else {
+                return Err(Failure::check(
+                    Vec::new(),
+                    format!(
+                        "the server sent more AUTH challenges than the case has answers ({})",
+                        step.auth.len()
+                    ),
+                )
+                .with_actual(summarize(&Packet::Auth(auth))));
+            };
+            let data = vars
+                .interpolate(answer)
+                .map_err(|e| Failure::infra(format!("connect: auth: {e}")))?;
+            let reply = packet_from_value(&json!({
+                "type": "auth",
+                "reason": "continue_authentication",
+                "properties": {"authentication_method": method, "authentication_data": data},
+            }))
+            .map_err(|e| Failure::infra(format!("connect: auth: {e}")))?;
+            self.send_packet(reply, deadline).await?;
+        }
+    }
+
+    /// The server's next packet, passing nothing over: the answer to a CONNECT or to an AUTH of
+    /// its authentication (an AUTH or the CONNACK), or how the connection ended.
+    async fn connect_answer(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Result<Packet, Ended>, Failure> {
+        let rule = ids(Some(Rule::ConnackFirst), self.version);
+        let waited = deadline.saturating_duration_since(Instant::now());
+        match self.link.recv_skipping(deadline, |_| false).await {
+            Recv::Message(m) => {
+                self.last_raw.clone_from(&m.raw);
+                m.message.map(Ok).ok_or_else(|| {
+                    Failure::check_only(
+                        rule,
+                        format!("expected a packet, got a malformed one: {}", m.data.summary),
+                    )
+                    .with_actual(hex::encode(&m.raw))
+                })
+            }
+            Recv::Ended(e) => Ok(Err(e)),
+            Recv::Timeout => Err(Failure::check(
+                rule,
+                format!(
+                    "expected a CONNACK or an AUTH within {:.1}s; nothing arrived",
+                    waited.as_secs_f64()
+                ),
+            )
+            .nothing_arrived()),
         }
     }
 
@@ -984,10 +1126,17 @@ impl MqttActor {
         }
         let packet =
             packet_from_value(&fields).map_err(|e| Failure::infra(format!("connect: {e}")))?;
+        let method = match &packet {
+            Packet::Connect(c) => c.properties.authentication_method.clone(),
+            _ => None,
+        };
         self.send_packet(packet, deadline).await?;
-        let connack = self
-            .expect_value(&json!({"type": "connack"}), false, vars, deadline)
-            .await?;
+        let connack = if step.auth.is_empty() {
+            self.expect_value(&json!({"type": "connack"}), false, vars, deadline)
+                .await?
+        } else {
+            self.authenticate(step, method, vars, deadline).await?
+        };
         let expected = step
             .expect
             .as_ref()

@@ -12,7 +12,7 @@ use super::state::{After, ConnId, Reaction, Shared, Then};
 use super::v5::{self, Aliases};
 use super::wire::{connect_preamble, encode_out};
 use crate::mqtt::codec::{DecodeError, Decoded, Decoder, Direction};
-use crate::mqtt::{Connack, Connect, ConnectReturnCode, Packet, ReasonCode, Rule, Version};
+use crate::mqtt::{Auth, Connack, Connect, ConnectReturnCode, Packet, ReasonCode, Rule, Version};
 
 /// Largest remaining length accepted from a client.
 pub(crate) const MAX_PACKET: usize = 1 << 20;
@@ -29,6 +29,8 @@ struct Out {
     max: Option<u32>,
     /// Fault `oversize-reason-string`: 5.0 acknowledgements get a long Reason String.
     long_reasons: bool,
+    /// Fault `auth-method-dropped`: AUTH and CONNACK go out without an Authentication Method.
+    drop_auth_method: bool,
 }
 
 /// Serves one connection until it closes, then waits out its delayed will and session expiry.
@@ -42,6 +44,7 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
         padded: shared.has(MqttFault::NonMinimalLength),
         max: None,
         long_reasons: shared.has(MqttFault::OversizeReasonString),
+        drop_auth_method: shared.has(MqttFault::AuthMethodDropped),
     };
     let mut decoder = Decoder::new(Version::V311, Direction::ClientToServer, MAX_PACKET);
     // Bytes received before CONNECT was handled, to decode again as 5.0 if it asks for level 5.
@@ -50,6 +53,8 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
     // A CONNECT waiting for the answer to the test authentication method's challenge.
     let mut authenticating: Option<Connect> = None;
     let mut authenticated = false;
+    // A re-authentication's challenge was sent and its answer is awaited.
+    let mut reauthenticating = false;
     let mut connected = false;
     let mut keep_alive = Some(CONNECT_TIMEOUT);
     let mut deadline = Instant::now() + CONNECT_TIMEOUT;
@@ -127,9 +132,9 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
                                 Reaction::disconnect(out.version, v5::reason_for(&decoded.violations))
                             } else if v5 && decoded.raw.len() > v5::MAXIMUM_PACKET_SIZE as usize {
                                 Reaction::disconnect(out.version, ReasonCode::PacketTooLarge)
-                            } else if authenticated && matches!(decoded.packet, Packet::Auth(_)) {
-                                // Re-authentication is not supported: it fails (MQTT-4.12.1-2).
-                                Reaction::disconnect(out.version, ReasonCode::NotAuthorized)
+                            } else if let (true, Packet::Auth(auth)) = (authenticated, &decoded.packet) {
+                                // Re-authentication by the test method (section 4.12.1).
+                                reauthenticate(auth, &mut reauthenticating, out.version, shared.has(MqttFault::ReauthFailureIgnored))
                             } else if let (true, Packet::Publish(p)) = (v5, &mut decoded.packet)
                                 && let Err(reason) = aliases.resolve(p, shared.has(MqttFault::TopicAliasRejected))
                             {
@@ -330,8 +335,54 @@ fn auth_answer(
     }
 }
 
+/// The broker's side of a re-authentication by the test method: AUTH re_authenticate gets the
+/// challenge, the right answer AUTH success; a wrong answer fails it with DISCONNECT and the close
+/// (MQTT-4.12.1-2; fault `reauth-failure-ignored`: it is ignored), another method is a protocol
+/// error (MQTT-4.12.1-1 binds the client).
+fn reauthenticate(
+    auth: &Auth,
+    reauthenticating: &mut bool,
+    version: Version,
+    ignore_failure: bool,
+) -> Reaction {
+    let same_method =
+        auth.properties.authentication_method.as_deref() == Some(v5::TEST_AUTH_METHOD);
+    let reason = auth.reason.map(|r| r.to_byte());
+    if !same_method {
+        return Reaction::disconnect(version, ReasonCode::ProtocolError);
+    }
+    if !std::mem::take(reauthenticating) {
+        if reason == Some(0x19) {
+            *reauthenticating = true;
+            return Reaction::reply(vec![v5::auth_challenge()]);
+        }
+        return Reaction::disconnect(version, ReasonCode::ProtocolError);
+    }
+    if v5::auth_answered(auth) {
+        Reaction::reply(vec![v5::auth_success()])
+    } else if ignore_failure {
+        Reaction::reply(Vec::new())
+    } else {
+        Reaction::disconnect(version, ReasonCode::NotAuthorized)
+    }
+}
+
 /// Encodes and writes one packet (dropping one over the client's Maximum Packet Size); false when the connection is gone.
 async fn write(link: &mut Link, packet: &Packet, out: &Out) -> bool {
+    if out.drop_auth_method
+        && let Packet::Auth(_) | Packet::Connack(_) = packet
+    {
+        let mut p = packet.clone();
+        match &mut p {
+            Packet::Auth(a) => a.properties.authentication_method = None,
+            Packet::Connack(c) => c.properties.authentication_method = None,
+            _ => {}
+        }
+        return match encode_out(&p, out.version, out.padded) {
+            Some(bytes) => link.send(bytes).await.is_ok(),
+            None => true,
+        };
+    }
     if out.long_reasons && out.version == Version::V5 {
         let mut p = packet.clone();
         let props = match &mut p {

@@ -62,6 +62,10 @@ pub enum MqttFault {
     UnrequestedResponseInformation,
     /// 5.0: acknowledgements carry a 100-byte Reason String, past the client's Maximum Packet Size.
     OversizeReasonString,
+    /// 5.0: the AUTH packets and the CONNACK of an enhanced authentication omit its method.
+    AuthMethodDropped,
+    /// 5.0: a failed re-authentication is ignored: no DISCONNECT, no close.
+    ReauthFailureIgnored,
 }
 
 impl MqttFault {
@@ -95,6 +99,8 @@ impl MqttFault {
         MqttFault::ReusedPacketId,
         MqttFault::UnrequestedResponseInformation,
         MqttFault::OversizeReasonString,
+        MqttFault::AuthMethodDropped,
+        MqttFault::ReauthFailureIgnored,
     ];
 
     /// The kebab-case name used by `--fault`.
@@ -128,6 +134,8 @@ impl MqttFault {
             MqttFault::ReusedPacketId => "reused-packet-id",
             MqttFault::UnrequestedResponseInformation => "unrequested-response-information",
             MqttFault::OversizeReasonString => "oversize-reason-string",
+            MqttFault::AuthMethodDropped => "auth-method-dropped",
+            MqttFault::ReauthFailureIgnored => "reauth-failure-ignored",
         }
     }
 
@@ -215,6 +223,12 @@ impl MqttFault {
             }
             MqttFault::OversizeReasonString => {
                 "adds a 100-byte Reason String to acknowledgements past the client's Maximum Packet Size (breaks MQTT-3.4.2-2 and the other acknowledgements' Reason String rules)"
+            }
+            MqttFault::AuthMethodDropped => {
+                "leaves the Authentication Method out of the AUTH packets and the CONNACK of an enhanced authentication (breaks MQTT-4.12.0-5)"
+            }
+            MqttFault::ReauthFailureIgnored => {
+                "keeps the connection open after a failed re-authentication (breaks MQTT-4.12.1-2)"
             }
         }
     }

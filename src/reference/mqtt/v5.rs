@@ -32,6 +32,17 @@ pub(crate) fn auth_challenge() -> Packet {
     })
 }
 
+/// The AUTH success that completes a re-authentication by [`TEST_AUTH_METHOD`] (MQTT-4.12.0-5).
+pub(crate) fn auth_success() -> Packet {
+    Packet::Auth(Auth {
+        reason: Some(ReasonCode::Success),
+        properties: Properties {
+            authentication_method: Some(TEST_AUTH_METHOD.into()),
+            ..Properties::default()
+        },
+    })
+}
+
 /// Whether a client's AUTH answers the challenge correctly (MQTT-4.12.0-3: continue_authentication, same method).
 pub(crate) fn auth_answered(auth: &Auth) -> bool {
     auth.reason.is_some_and(|r| r.to_byte() == 0x18)
