@@ -248,6 +248,7 @@ impl Session {
         let to = self
             .client_from
             .as_ref()
+            .filter(|_| !self.fault(XmppFault::OpenWithoutTo))
             .map(|f| format!(" to='{}'", escape(f)))
             .unwrap_or_default();
         let id_attr = if self.fault(XmppFault::OpenWithoutId) {
@@ -276,11 +277,14 @@ impl Session {
                 ns::SESSION
             )
         } else {
-            let tls = if self.fault(XmppFault::AdvertiseStarttls) {
+            let mut tls = if self.fault(XmppFault::AdvertiseStarttls) {
                 format!("<starttls xmlns='{}'/>", ns::TLS)
             } else {
                 String::new()
             };
+            if self.fault(XmppFault::BindBeforeAuth) {
+                tls.push_str(&format!("<bind xmlns='{}'/>", ns::BIND));
+            }
             format!(
                 "{tls}<mechanisms xmlns='{}'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>",
                 ns::SASL
@@ -331,7 +335,12 @@ impl Session {
             return;
         }
         if is_close(&el) {
-            if !self.fault(XmppFault::NoCloseReply) {
+            if self.fault(XmppFault::BadSeeOtherUri) {
+                self.emit(format!(
+                    "<close xmlns='{}' see-other-uri='elsewhere'/>",
+                    ns::FRAMING
+                ));
+            } else if !self.fault(XmppFault::NoCloseReply) {
                 self.emit(close_xml());
             }
             self.out.push(Out::Close);
@@ -363,7 +372,7 @@ impl Session {
             Phase::Bind => {
                 if el.name == "iq" && is_stanza && el.child("bind", ns::BIND).is_some() {
                     self.bind(el);
-                } else if is_stanza {
+                } else if is_stanza && !self.fault(XmppFault::StanzaBeforeBindIgnored) {
                     self.stream_error(
                         "not-authorized",
                         Some("bind a resource before sending stanzas"),
@@ -400,9 +409,9 @@ impl Session {
             .attr("from")
             .and_then(|f| Jid::parse(f).ok())
             .map(|j| j.bare_string());
-        let to_ok = el
-            .attr("to")
-            .is_some_and(|t| t.eq_ignore_ascii_case(&self.shared.domain));
+        let to_ok = el.attr("to").is_some_and(|t| {
+            t.eq_ignore_ascii_case(&self.shared.domain) || self.fault(XmppFault::AcceptUnknownHost)
+        });
         if !to_ok {
             let text = match el.attr("to") {
                 Some(t) => format!("This server does not serve {t}"),
