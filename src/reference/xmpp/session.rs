@@ -23,6 +23,8 @@ pub(super) use sasl::{ScramAccount, scram_accounts};
 
 /// Failed SASL attempts allowed before the stream is closed with `<policy-violation/>`.
 const MAX_SASL_FAILURES: u32 = 5;
+/// Failed resource binding attempts answered with an error before `<policy-violation/>`.
+const MAX_BIND_FAILURES: u32 = 5;
 /// The text prosody sends with `<not-authorized/>`.
 const NOT_AUTHORIZED_TEXT: &str =
     "Unable to authorize you with the authentication credentials you've sent.";
@@ -85,6 +87,8 @@ pub(super) struct Session {
     user: Option<String>,
     jid: Option<Jid>,
     sasl_failures: u32,
+    /// Failed resource binding attempts on this stream (RFC6120-7.7.3-2).
+    bind_failures: u32,
     sasl_state: SaslState,
     /// Full or bare JIDs this session sent available directed presence to (RFC 6121 §4.6).
     directed_to: std::collections::BTreeSet<String>,
@@ -114,6 +118,7 @@ impl Session {
             user: None,
             jid: None,
             sasl_failures: 0,
+            bind_failures: 0,
             sasl_state: SaslState::None,
             directed_to: std::collections::BTreeSet::new(),
             out: Vec::new(),
@@ -467,6 +472,11 @@ impl Session {
         if let Some(r) = &requested
             && Jid::parse(&format!("{user}@{}/{r}", self.shared.domain)).is_err()
         {
+            self.bind_failures += 1;
+            if self.bind_failures > MAX_BIND_FAILURES {
+                self.stream_error("policy-violation", Some("too many failed binding attempts"));
+                return;
+            }
             self.emit(stanza::error_reply(&el, "modify", "bad-request", "").to_xml());
             return;
         }
