@@ -414,6 +414,48 @@ fn table() -> Vec<Bad> {
             None,
         ),
         bad(
+            "ws_ping with a payload over 125 bytes",
+            case(
+                "wp.yaml",
+                x(
+                    "- login: alice",
+                    "- login: alice\n  - ws_ping: { actor: alice, payload: pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp }",
+                ),
+            ),
+            &list("wp.yaml"),
+            2,
+            "error: `ws_ping`: field `payload`: at most 125 bytes (RFC 6455 5.5)",
+            None,
+        ),
+        bad(
+            "http_get with a relative path",
+            case(
+                "hg.yaml",
+                x(
+                    "- login: alice",
+                    "- http_get: { path: well-known, expect: {} }\n  - login: alice",
+                ),
+            ),
+            &list("hg.yaml"),
+            2,
+            "error: `http_get`: field `path`: an absolute path without spaces, e.g. /.well-known/host-meta",
+            None,
+        ),
+        bad(
+            "ws_handshake offering a subprotocol that is no HTTP token",
+            case(
+                "wh.yaml",
+                x(
+                    "- login: alice",
+                    "- ws_handshake: { subprotocols: [\"a b\"], expect: { subprotocol: xmpp } }\n  - login: alice",
+                ),
+            ),
+            &list("wh.yaml"),
+            2,
+            "error: `ws_handshake`: field `subprotocols`: each is an HTTP token (RFC 6455 4.1)",
+            None,
+        ),
+        bad(
             "ordered: maybe",
             case(
                 "o.yaml",

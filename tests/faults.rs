@@ -52,6 +52,13 @@ const PROVEN: &[&str] = &[
     "advertise-starttls",
     "error-without-open",
     "scram-bad-server-signature",
+    // stream helper (issue 8)
+    "bind-before-auth",
+    "bad-see-other-uri",
+    "accept-unknown-host",
+    "stanza-before-bind-ignored",
+    "open-without-to",
+    "echo-subprotocol",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -116,6 +123,12 @@ fn every_fault_switch_has_a_proof() {
 #[case::advertise_starttls("advertise-starttls")]
 #[case::error_without_open("error-without-open")]
 #[case::scram_bad_server_signature("scram-bad-server-signature")]
+#[case::bind_before_auth("bind-before-auth")]
+#[case::bad_see_other_uri("bad-see-other-uri")]
+#[case::accept_unknown_host("accept-unknown-host")]
+#[case::stanza_before_bind_ignored("stanza-before-bind-ignored")]
+#[case::open_without_to("open-without-to")]
+#[case::echo_subprotocol("echo-subprotocol")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

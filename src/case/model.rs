@@ -125,6 +125,13 @@ pub enum Step {
     Disconnect(ActorOr<DisconnectStep>),
     /// Wait.
     Sleep(YamlDuration),
+    /// A WebSocket upgrade offering given subprotocols on a connection of its own, and what the
+    /// server answers.
+    WsHandshake(WsHandshakeStep),
+    /// An HTTP GET on the target's origin (discovery documents), and what comes back.
+    HttpGet(HttpGetStep),
+    /// A WebSocket ping on the actor's connection, answered by a pong with the same payload.
+    WsPing(WsPingStep),
 }
 
 impl Step {
@@ -139,7 +146,8 @@ impl Step {
             Step::ExpectNone(s) => &s.actor,
             Step::ExpectClose(s) | Step::ExpectDisconnect(s) => &s.actor,
             Step::Disconnect(s) => &s.0.actor,
-            Step::Sleep(_) => return None,
+            Step::WsPing(s) => &s.actor,
+            Step::Sleep(_) | Step::WsHandshake(_) | Step::HttpGet(_) => return None,
         })
     }
 
@@ -155,6 +163,9 @@ impl Step {
             Step::ExpectDisconnect(_) => "expect_disconnect",
             Step::Disconnect(_) => "disconnect",
             Step::Sleep(_) => "sleep",
+            Step::WsHandshake(_) => "ws_handshake",
+            Step::HttpGet(_) => "http_get",
+            Step::WsPing(_) => "ws_ping",
         }
     }
 
@@ -167,6 +178,9 @@ impl Step {
             Step::ExpectNone(s) => &s.spec,
             Step::ExpectClose(s) | Step::ExpectDisconnect(s) => &s.spec,
             Step::Disconnect(s) => &s.0.spec,
+            Step::WsHandshake(s) => &s.spec,
+            Step::HttpGet(s) => &s.spec,
+            Step::WsPing(s) => &s.spec,
             Step::Send(_) | Step::Sleep(_) => &[],
         }
     }
@@ -315,8 +329,12 @@ impl FromActor for DisconnectStep {
 pub struct SaslPlainDoc {
     /// Authentication identity (may use `{alice.user}`).
     pub user: String,
-    /// Password, possibly a wrong one on purpose.
-    pub password: String,
+    /// Password, possibly a wrong one on purpose (absent: the actor's own).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Authorization identity to ask for (absent: none, i.e. the authentication identity's own).
+    #[serde(default)]
+    pub authzid: Option<String>,
 }
 
 /// One SCRAM message of the `sasl_scram` send form, for the actor's account.
@@ -428,6 +446,91 @@ pub struct ExpectStep {
     #[serde(default)]
     pub spec: Vec<String>,
     /// Deadline.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}
+
+/// `ws_handshake`: offer `subprotocols` in a WebSocket upgrade to the target's endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsHandshakeStep {
+    /// The subprotocols offered, in order (empty: no Sec-WebSocket-Protocol header).
+    #[serde(default)]
+    pub subprotocols: Vec<String>,
+    /// What the answer must be.
+    pub expect: WsHandshakeExpect,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline of the handshake.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}
+
+/// The answer a `ws_handshake` expects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsHandshakeExpect {
+    /// `xmpp`: the upgrade succeeds (101) selecting exactly this subprotocol; `null`: the server
+    /// refuses the upgrade or accepts it selecting no subprotocol.
+    pub subprotocol: Option<String>,
+}
+
+/// `http_get`: one GET on the origin of the target's endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGetStep {
+    /// The request path, e.g. `/.well-known/host-meta`.
+    pub path: String,
+    /// What the response must be.
+    pub expect: HttpGetExpect,
+    /// When the response is not a 2xx, the case is skipped with this reason (an optional document).
+    #[serde(default)]
+    pub skip_unless: Option<String>,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline of the request.
+    #[serde(default)]
+    pub timeout: Option<YamlDuration>,
+}
+
+/// The response an `http_get` expects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGetExpect {
+    /// The status code (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// A host-meta link (RFC 6415, XRD or JSON) that must be present.
+    #[serde(default)]
+    pub link: Option<LinkExpect>,
+}
+
+/// A host-meta `Link` an `http_get` expects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkExpect {
+    /// The link relation, e.g. `urn:xmpp:alt-connections:websocket`.
+    pub rel: String,
+    /// URI schemes the href may have (any when empty), e.g. `[ws, wss]`.
+    #[serde(default)]
+    pub schemes: Vec<String>,
+}
+
+/// `ws_ping`: a WebSocket ping with `payload`; the pong must carry the same payload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsPingStep {
+    /// Whose connection.
+    pub actor: String,
+    /// Payload text (at most 125 bytes, RFC 6455 5.5).
+    #[serde(default)]
+    pub payload: String,
+    /// Statements this check verifies.
+    #[serde(default)]
+    pub spec: Vec<String>,
+    /// Deadline of the pong.
     #[serde(default)]
     pub timeout: Option<YamlDuration>,
 }

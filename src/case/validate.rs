@@ -185,7 +185,13 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
             requires.push(c);
         }
     }
-    if doc.actors.value.is_empty() {
+    // only a case made of probe steps (ws_handshake, http_get) needs no actor
+    let probes_only = !doc.steps.is_empty()
+        && doc
+            .steps
+            .iter()
+            .all(|s| matches!(s.value, Step::WsHandshake(_) | Step::HttpGet(_)));
+    if doc.actors.value.is_empty() && !probes_only {
         return Err(cx.err(
             &doc.actors,
             "field `actors`: a case needs at least one actor",
@@ -315,6 +321,9 @@ fn check_step(
         Step::Disconnect(d) => d.0.timeout,
         Step::Expect(e) => e.timeout,
         Step::ExpectClose(c) | Step::ExpectDisconnect(c) => c.timeout,
+        Step::WsHandshake(h) => h.timeout,
+        Step::HttpGet(h) => h.timeout,
+        Step::WsPing(p) => p.timeout,
         Step::Send(_) | Step::ExpectNone(_) | Step::Sleep(_) => None,
     };
     if timeout.is_some_and(|t| t.0.is_zero()) {
@@ -453,6 +462,34 @@ fn check_step(
             }
         }
         Step::ExpectNone(_) | Step::Disconnect(_) | Step::Sleep(_) => {}
+        Step::WsHandshake(h) => {
+            if h.subprotocols.iter().any(|p| {
+                p.is_empty()
+                    || !p
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+            }) {
+                return Err(err(
+                    "`ws_handshake`: field `subprotocols`: each is an HTTP token (RFC 6455 4.1)"
+                        .to_string(),
+                ));
+            }
+        }
+        Step::HttpGet(h) => {
+            if !h.path.starts_with('/') || h.path.chars().any(|c| c.is_whitespace()) {
+                return Err(err(
+                    "`http_get`: field `path`: an absolute path without spaces, e.g. /.well-known/host-meta"
+                        .to_string(),
+                ));
+            }
+        }
+        Step::WsPing(p) => {
+            if p.payload.len() > 125 {
+                return Err(err(
+                    "`ws_ping`: field `payload`: at most 125 bytes (RFC 6455 5.5)".to_string(),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -696,7 +733,12 @@ impl Scope {
                 }
                 if let Some(p) = &s.sasl_plain {
                     self.text(&p.user, &ctx("sasl_plain.user"))?;
-                    self.text(&p.password, &ctx("sasl_plain.password"))?;
+                    if let Some(pw) = &p.password {
+                        self.text(pw, &ctx("sasl_plain.password"))?;
+                    }
+                    if let Some(z) = &p.authzid {
+                        self.text(z, &ctx("sasl_plain.authzid"))?;
+                    }
                 }
                 if let Some(sc) = &s.sasl_scram {
                     for (v, f) in [(&sc.password, "password"), (&sc.nonce, "nonce")] {
@@ -729,7 +771,10 @@ impl Scope {
             | Step::ExpectClose(_)
             | Step::ExpectDisconnect(_)
             | Step::Disconnect(_)
-            | Step::Sleep(_) => {}
+            | Step::Sleep(_)
+            | Step::WsHandshake(_)
+            | Step::HttpGet(_)
+            | Step::WsPing(_) => {}
         }
         Ok(())
     }

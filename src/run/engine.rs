@@ -103,6 +103,8 @@ struct CaseRun<'a> {
     vars: Vars,
     state: Option<Box<dyn CaseState>>,
     sessions: BTreeMap<String, Box<dyn ActorSession>>,
+    /// Where the protocol connects (what `ws_handshake` and `http_get` probe).
+    endpoint: Option<crate::transport::Endpoint>,
     failures: Vec<Failure>,
     checks_passed: usize,
     /// Why the case is not applicable, when a `skip_unless` expectation was unmet.
@@ -162,6 +164,7 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
         vars: Vars::new(),
         state: None,
         sessions: BTreeMap::new(),
+        endpoint: protocol.endpoint(target).cloned(),
         failures: Vec::new(),
         checks_passed: 0,
         skipped: None,
@@ -243,6 +246,25 @@ impl CaseRun<'_> {
 
     fn deadline(&self, step_timeout: Option<Duration>) -> Instant {
         Instant::now() + step_timeout.unwrap_or_else(|| self.case_wait())
+    }
+
+    fn wait(&self, step_timeout: Option<Duration>) -> Duration {
+        step_timeout.unwrap_or_else(|| self.case_wait())
+    }
+
+    /// The endpoint and connect settings a probe step uses.
+    fn probe_target(&self) -> Result<(&crate::transport::Endpoint, &ConnectOptions), Failure> {
+        match &self.endpoint {
+            Some(e) => Ok((e, &self.env.connect)),
+            None => Err(Failure::infra(
+                "the target has no endpoint for this protocol",
+            )),
+        }
+    }
+
+    /// The transcript section of probe steps (`[probe]`).
+    fn probe_recorder(&self) -> crate::seam::transcript::Recorder {
+        self.transcript.recorder("probe")
     }
 
     /// Every variable's value as text: run id, `{ns}`, client ids, JIDs, captures.
@@ -351,10 +373,20 @@ impl CaseRun<'_> {
                 tokio::time::sleep(d.0).await;
                 Ok(0)
             }
-            step @ (Step::Connect(_) | Step::Login(_)) => {
+            Step::WsHandshake(h) => {
+                let wait = self.wait(h.timeout.map(|t| t.0));
+                super::probe::ws_handshake(self.probe_target()?, h, &self.probe_recorder(), wait)
+                    .await
+            }
+            Step::HttpGet(h) => {
+                let wait = self.wait(h.timeout.map(|t| t.0));
+                super::probe::http_get(self.probe_target()?, h, &self.probe_recorder(), wait).await
+            }
+            step @ (Step::Connect(_) | Step::Login(_) | Step::WsPing(_)) => {
                 let timeout = match step {
                     Step::Connect(c) => c.0.timeout,
                     Step::Login(l) => l.0.timeout,
+                    Step::WsPing(p) => p.timeout,
                     _ => None,
                 };
                 let actor = step.actor().unwrap_or_default().to_string();

@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod plan;
+pub mod probe;
 pub mod registry;
 pub mod scheduler;
 pub mod stop;

@@ -179,6 +179,9 @@ pub struct LinkEnv {
     pub connect: ConnectOptions,
 }
 
+/// Most unclaimed pongs a link keeps.
+const MAX_PONGS: usize = 16;
+
 /// Most messages a link holds back for later steps while a step waits for another kind.
 pub const MAX_HELD: usize = 1000;
 
@@ -190,6 +193,8 @@ pub struct Link<C: Codec> {
     env: LinkEnv,
     sent: usize,
     held: VecDeque<Inbound<C::In>>,
+    /// Pong payloads not yet claimed by a `ping` (bounded).
+    pongs: VecDeque<Vec<u8>>,
     violations: Vec<Violation>,
     ended: Option<Ended>,
 }
@@ -264,6 +269,7 @@ impl<C: Codec> Link<C> {
             env: env.clone(),
             sent: 0,
             held: VecDeque::new(),
+            pongs: VecDeque::new(),
             violations,
             ended: None,
         })
@@ -445,44 +451,102 @@ impl<C: Codec> Link<C> {
                 Err(_) => return Recv::Timeout,
                 Ok(r) => r,
             };
-            for (spec, detail) in self.channel.take_violations() {
-                let v = Violation::new(spec, detail);
-                self.rec.event(Event::violation(&v));
-                self.violations.push(v);
-            }
-            let incoming = match got {
-                Received::Bytes(b) => Incoming::Bytes(b),
-                Received::Binary(b) => Incoming::Binary(b),
-                Received::Text(t) => Incoming::Text(t),
-                Received::Closed(c) => {
-                    let (by, how, spec) = match c {
-                        Closed::Eof => (ClosedBy::Peer, CloseHow::Eof, None),
-                        Closed::Reset(reason) => (ClosedBy::Peer, CloseHow::Reset { reason }, None),
-                        Closed::WsClose { code, reason } => {
-                            (ClosedBy::Peer, CloseHow::WsClose { code, reason }, None)
-                        }
-                        Closed::WsProtocol { reason, spec } => {
-                            if let Some(s) = spec {
-                                let v = Violation::new(s, reason.clone());
-                                self.rec.event(Event::violation(&v));
-                                self.violations.push(v);
-                            }
-                            (
-                                ClosedBy::Wirecheck,
-                                CloseHow::WsProtocol { reason },
-                                spec.map(str::to_string),
-                            )
-                        }
-                    };
-                    self.end(by, how, spec);
-                    continue;
+            self.absorb(got);
+        }
+    }
+
+    /// Takes in what the channel delivered: its WebSocket violations, a pong (noted), the end of
+    /// the connection, or a message for the codec.
+    fn absorb(&mut self, got: Received) {
+        for (spec, detail) in self.channel.take_violations() {
+            let v = Violation::new(spec, detail);
+            self.rec.event(Event::violation(&v));
+            self.violations.push(v);
+        }
+        let incoming = match got {
+            Received::Bytes(b) => Incoming::Bytes(b),
+            Received::Binary(b) => Incoming::Binary(b),
+            Received::Text(t) => Incoming::Text(t),
+            Received::Pong(p) => {
+                self.rec
+                    .note(format!("pong payload={:?}", String::from_utf8_lossy(&p)));
+                if self.pongs.len() >= MAX_PONGS {
+                    self.pongs.pop_front();
                 }
-            };
-            let vs = self.codec.feed(incoming);
-            for v in &vs {
-                self.rec.event(Event::violation(v));
+                self.pongs.push_back(p);
+                return;
             }
-            self.violations.extend(vs);
+            Received::Closed(c) => {
+                let (by, how, spec) = match c {
+                    Closed::Eof => (ClosedBy::Peer, CloseHow::Eof, None),
+                    Closed::Reset(reason) => (ClosedBy::Peer, CloseHow::Reset { reason }, None),
+                    Closed::WsClose { code, reason } => {
+                        (ClosedBy::Peer, CloseHow::WsClose { code, reason }, None)
+                    }
+                    Closed::WsProtocol { reason, spec } => {
+                        if let Some(s) = spec {
+                            let v = Violation::new(s, reason.clone());
+                            self.rec.event(Event::violation(&v));
+                            self.violations.push(v);
+                        }
+                        (
+                            ClosedBy::Wirecheck,
+                            CloseHow::WsProtocol { reason },
+                            spec.map(str::to_string),
+                        )
+                    }
+                };
+                self.end(by, how, spec);
+                return;
+            }
+        };
+        let vs = self.codec.feed(incoming);
+        for v in &vs {
+            self.rec.event(Event::violation(v));
+        }
+        self.violations.extend(vs);
+    }
+
+    /// Sends a WebSocket ping with `payload` and waits until `deadline` for a pong carrying the
+    /// same payload (RFC 6455 5.5.3); messages arriving meanwhile stay for later reads.
+    pub async fn ping(&mut self, payload: &[u8], deadline: Instant) -> Result<(), Failure> {
+        self.send_raw(
+            Outgoing::Frame(RawFrame {
+                opcode: 0x9,
+                fin: true,
+                rsv: 0,
+                payload: payload.to_vec(),
+            }),
+            deadline,
+        )
+        .await?;
+        loop {
+            if let Some(i) = self.pongs.iter().position(|p| p == payload) {
+                self.pongs.remove(i);
+                return Ok(());
+            }
+            if let Some(e) = &self.ended {
+                return Err(e.failure(Vec::new(), "a pong"));
+            }
+            match tokio::time::timeout_at(deadline, self.channel.recv()).await {
+                Err(_) => {
+                    let seen: Vec<String> = self
+                        .pongs
+                        .iter()
+                        .map(|p| format!("{:?}", String::from_utf8_lossy(p)))
+                        .collect();
+                    return Err(Failure::check(
+                        Vec::new(),
+                        "no pong with the ping's payload arrived before the deadline",
+                    )
+                    .with_diff(
+                        format!("pong {:?}", String::from_utf8_lossy(payload)),
+                        format!("pongs seen: [{}]", seen.join(", ")),
+                    )
+                    .nothing_arrived());
+                }
+                Ok(got) => self.absorb(got),
+            }
         }
     }
 

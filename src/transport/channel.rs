@@ -24,7 +24,7 @@ use super::tls;
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
 
-type BoxStream = Pin<Box<dyn ByteStream>>;
+pub(super) type BoxStream = Pin<Box<dyn ByteStream>>;
 
 /// Largest WebSocket message or frame accepted from a server.
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -155,6 +155,8 @@ pub enum Received {
     Text(String),
     /// A WebSocket binary message.
     Binary(Vec<u8>),
+    /// A WebSocket pong control frame, with its payload.
+    Pong(Vec<u8>),
     /// The connection ended.
     Closed(Closed),
 }
@@ -205,6 +207,52 @@ fn close_code_rule(code: u16) -> Option<&'static str> {
     }
 }
 
+/// TCP (and TLS for mqtts/wss) to `endpoint`, without any deadline of its own: callers bound it.
+pub(super) async fn byte_stream(
+    endpoint: &Endpoint,
+    opts: &ConnectOptions,
+) -> Result<BoxStream, TransportError> {
+    let addr = endpoint.authority();
+    let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|source| TransportError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let stream: BoxStream = if endpoint.kind.is_tls() {
+        let alpn: &[&[u8]] = match (endpoint.kind, opts.subprotocol.as_deref()) {
+            (TransportKind::Tls, _) => &[b"mqtt"],
+            _ => &[b"http/1.1"],
+        };
+        let config =
+            tls::client_config(opts.trusted.as_deref(), opts.insecure, alpn).map_err(|e| {
+                TransportError::Tls {
+                    addr: addr.clone(),
+                    why: e.to_string(),
+                }
+            })?;
+        let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(|e| {
+            TransportError::Tls {
+                addr: addr.clone(),
+                why: format!("bad server name: {e}"),
+            }
+        })?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| TransportError::Tls {
+                addr: addr.clone(),
+                why: e.to_string(),
+            })?;
+        Box::pin(tls)
+    } else {
+        Box::pin(tcp)
+    };
+    Ok(stream)
+}
+
 impl Channel {
     /// Connects to `endpoint` with the deadline of `opts`.
     pub async fn connect(
@@ -225,43 +273,7 @@ impl Channel {
         endpoint: &Endpoint,
         opts: &ConnectOptions,
     ) -> Result<Channel, TransportError> {
-        let addr = endpoint.authority();
-        let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
-            .await
-            .map_err(|source| TransportError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
-        let _ = tcp.set_nodelay(true);
-        let stream: BoxStream =
-            if endpoint.kind.is_tls() {
-                let alpn: &[&[u8]] = match (endpoint.kind, opts.subprotocol.as_deref()) {
-                    (TransportKind::Tls, _) => &[b"mqtt"],
-                    _ => &[b"http/1.1"],
-                };
-                let config = tls::client_config(opts.trusted.as_deref(), opts.insecure, alpn)
-                    .map_err(|e| TransportError::Tls {
-                        addr: addr.clone(),
-                        why: e.to_string(),
-                    })?;
-                let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(
-                    |e| TransportError::Tls {
-                        addr: addr.clone(),
-                        why: format!("bad server name: {e}"),
-                    },
-                )?;
-                let connector = tokio_rustls::TlsConnector::from(config);
-                let tls = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| TransportError::Tls {
-                        addr: addr.clone(),
-                        why: e.to_string(),
-                    })?;
-                Box::pin(tls)
-            } else {
-                Box::pin(tcp)
-            };
+        let stream = byte_stream(endpoint, opts).await?;
         if !endpoint.kind.is_websocket() {
             return Ok(Channel {
                 inner: Inner::Stream(stream),
@@ -398,11 +410,12 @@ impl Channel {
                     None => break Received::Closed(Closed::Eof),
                     Some(Ok(Message::Text(t))) => break Received::Text(t.to_string()),
                     Some(Ok(Message::Binary(b))) => break Received::Binary(b.to_vec()),
-                    Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => {
+                    Some(Ok(Message::Ping(_))) => {
                         // tungstenite queues the pong; push it out now.
                         let _ = ws.flush().await;
                         continue;
                     }
+                    Some(Ok(Message::Pong(p))) => break Received::Pong(p.to_vec()),
                     Some(Ok(Message::Close(frame))) => {
                         let _ = ws.flush().await;
                         // What the frame carried on the wire, not the library's substitute.

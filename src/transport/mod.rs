@@ -2,6 +2,8 @@
 
 pub mod channel;
 pub mod endpoint;
+pub mod hostmeta;
+pub mod http;
 pub mod sniff;
 pub mod tls;
 

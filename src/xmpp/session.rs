@@ -76,6 +76,7 @@ pub struct XmppCodec {
     domain: String,
     header_checks: bool,
     queue: VecDeque<(String, Vec<Violation>)>,
+    watch: stream::StreamWatch,
 }
 
 impl XmppCodec {
@@ -85,6 +86,7 @@ impl XmppCodec {
             domain: domain.to_string(),
             header_checks: true,
             queue: VecDeque::new(),
+            watch: stream::StreamWatch::default(),
         }
     }
 }
@@ -146,6 +148,7 @@ impl Codec for XmppCodec {
                 violations.extend(framed.violations);
                 let el = framed.element;
                 if self.header_checks {
+                    violations.extend(self.watch.observe(&el));
                     if stream::is_open(&el) {
                         violations.extend(stream::check_server_open(&el, &self.domain));
                     } else if stream::is_close(&el) {
@@ -397,6 +400,7 @@ impl XmppActor {
         self.link.codec_mut().header_checks = true;
         match outcome {
             Ok(o) => {
+                self.link.codec_mut().watch.logged_in();
                 for v in &o.violations {
                     self.link.record_violation(v.clone());
                 }
@@ -539,6 +543,7 @@ impl ActorSession for XmppActor {
     async fn run_macro(&mut self, step: &Step, cx: &mut StepCx<'_>) -> Result<(), Failure> {
         match step {
             Step::Login(l) => self.login_macro(&l.0, cx.vars, cx.deadline).await,
+            Step::WsPing(p) => self.link.ping(p.payload.as_bytes(), cx.deadline).await,
             other => Err(not_a_macro_of("XMPP", other)),
         }
     }
@@ -555,9 +560,19 @@ impl ActorSession for XmppActor {
         }
         if let Some(p) = &step.sasl_plain {
             let user = interp(&p.user)?;
-            let password = interp(&p.password)?;
+            let password = match &p.password {
+                Some(pw) => interp(pw)?,
+                None => self.identity.password.expose().to_string(),
+            };
+            let authzid = match &p.authzid {
+                Some(z) => interp(z)?,
+                None => String::new(),
+            };
             return self
-                .send_xml(sasl::plain_auth_xml("", &user, &password), cx.deadline)
+                .send_xml(
+                    sasl::plain_auth_xml(&authzid, &user, &password),
+                    cx.deadline,
+                )
                 .await;
         }
         if let Some(sc) = &step.sasl_scram {
@@ -614,6 +629,7 @@ impl ActorSession for XmppActor {
                             MatchError::Differs(mm) => {
                                 Failure::check(Vec::new(), format!("element differs: {mm}"))
                                     .with_diff(text.clone(), m.data.summary.clone())
+                                    .mismatched()
                             }
                             // An undecidable pattern is the case's problem, not the server's.
                             MatchError::TooAmbiguous { .. } => {

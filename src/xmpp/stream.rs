@@ -156,9 +156,87 @@ pub fn check_server_open_to(el: &Element, client_from: Option<&str>) -> Vec<Viol
     }
 }
 
+/// Checks the `see-other-uri` of a server `<close/>` (RFC 7395 Section 3.6.1): when present, it
+/// names a connection endpoint, so it is an absolute ws, wss, http or https URI with a host.
+pub fn check_see_other_uri(el: &Element) -> Option<Violation> {
+    let uri = el.attr("see-other-uri")?;
+    let ok = uri.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "ws" | "wss" | "http" | "https"
+        ) && rest
+            .split(['/', '?', '#'])
+            .next()
+            .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
+    });
+    (!ok).then(|| {
+        Violation::new(
+            "RFC7395-3.6.1-1",
+            format!(
+                "the <close/> has see-other-uri='{}', not the URI of a WebSocket or BOSH endpoint",
+                super::framing::truncate(uri, 200)
+            ),
+        )
+    })
+}
+
+/// Most stream ids one connection remembers for the repeated-id check.
+const MAX_IDS: usize = 16;
+
+/// What one connection's server stream has shown so far, for the rules that span several
+/// elements: a new stream id on every restart (RFC 6120 4.3.3), features once per stream header
+/// and never again after negotiation (RFC 6120 4.3.4, 4.3.5), and which features may come when
+/// (RFC 6120 6.4.1, 7.4; RFC 7395 3.9).
+#[derive(Debug, Clone, Default)]
+pub struct StreamWatch {
+    ids: Vec<String>,
+    authenticated: bool,
+    features_due: bool,
+}
+
+impl StreamWatch {
+    /// Records a login done outside the watch (the `login` macro): the stream is authenticated
+    /// and negotiated, so no features are due.
+    pub fn logged_in(&mut self) {
+        self.authenticated = true;
+        self.features_due = false;
+    }
+
+    /// Judges one element from the server in the light of the earlier ones.
+    pub fn observe(&mut self, el: &Element) -> Vec<Violation> {
+        let mut out = Vec::new();
+        // a legacy <stream:stream> header is judged elsewhere (RFC7395-3.4-2); it starts a stream too
+        if is_open(el) || el.name == "stream" {
+            if let Some(id) = el.attr("id") {
+                if self.ids.iter().any(|old| old == id) {
+                    out.push(Violation::new(
+                        "RFC6120-4.3.3-3",
+                        format!("the response header reuses stream id '{id}' of an earlier stream on this connection"),
+                    ));
+                } else if self.ids.len() < MAX_IDS {
+                    self.ids.push(id.to_string());
+                }
+            }
+            self.features_due = true;
+        } else if super::features::is_features(el) {
+            if !self.features_due {
+                out.push(Violation::new(
+                    "RFC6120-4.3.5-1",
+                    "<stream:features/> arrived without a new response stream header before it",
+                ));
+            }
+            self.features_due = false;
+            out.extend(super::features::check_features(el, self.authenticated));
+        } else if el.is("success", ns::SASL) {
+            self.authenticated = true;
+        }
+        out
+    }
+}
+
 /// Checks an element the server sent where a `<close/>` was due (e.g. in answer to the client's).
 pub fn check_server_close(el: &Element) -> Vec<Violation> {
-    let mut out = Vec::new();
+    let mut out: Vec<Violation> = check_see_other_uri(el).into_iter().collect();
     if el.name != "close" {
         out.push(Violation::new(
             "RFC6120-4.4-1",
@@ -246,6 +324,67 @@ mod tests {
 
     fn el(s: &str) -> Element {
         parse_message(s).unwrap().element
+    }
+
+    #[test]
+    fn see_other_uri_must_name_an_endpoint() {
+        let close = |uri: &str| {
+            parse_message(&format!(
+                "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing' see-other-uri='{uri}'/>"
+            ))
+            .unwrap()
+            .element
+        };
+        assert!(check_see_other_uri(&close("wss://other.example/xmpp")).is_none());
+        assert!(check_see_other_uri(&close("https://bosh.example/http-bind")).is_none());
+        for bad in [
+            "",
+            "not a uri",
+            "ftp://x.example/",
+            "wss:///path",
+            "wss://a b/",
+        ] {
+            let v = check_see_other_uri(&close(bad));
+            assert_eq!(
+                v.map(|v| v.spec).as_deref(),
+                Some("RFC7395-3.6.1-1"),
+                "{bad}"
+            );
+        }
+        let plain = parse_message("<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>").unwrap();
+        assert!(check_see_other_uri(&plain.element).is_none());
+    }
+
+    #[test]
+    fn watch_flags_reused_ids_late_features_and_bind_before_auth() {
+        let el = |x: &str| parse_message(x).unwrap().element;
+        let open = |id: &str| {
+            el(&format!(
+                "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' id='{id}' from='d' version='1.0'/>"
+            ))
+        };
+        let pre = el(
+            "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+        );
+        let post = el(
+            "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
+        );
+        let success = el("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+        let ids = |v: Vec<Violation>| v.into_iter().map(|v| v.spec).collect::<Vec<_>>();
+        let mut w = StreamWatch::default();
+        assert!(w.observe(&open("a")).is_empty());
+        assert!(w.observe(&pre).is_empty());
+        assert!(w.observe(&success).is_empty());
+        assert!(w.observe(&open("b")).is_empty());
+        assert!(w.observe(&post).is_empty());
+        assert_eq!(ids(w.observe(&post)), ["RFC6120-4.3.5-1"]);
+        assert_eq!(ids(w.observe(&open("a"))), ["RFC6120-4.3.3-3"]);
+        let mut fresh = StreamWatch::default();
+        fresh.observe(&open("c"));
+        assert_eq!(
+            ids(fresh.observe(&post)),
+            ["RFC6120-7.4-2", "RFC6120-6.4.1-3"]
+        );
     }
 
     #[test]

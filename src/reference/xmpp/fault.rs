@@ -31,6 +31,18 @@ pub enum XmppFault {
     /// Adds `xml:lang='en'` to the presence it reflects to its sender: harmless, asserted by no
     /// case, seen only by the snapshot.
     ExtraPresenceAttribute,
+    /// Offers `<bind/>` in the features before authentication (RFC6120-7.4-2).
+    BindBeforeAuth,
+    /// Answers the client's `<close/>` with a `<close/>` whose see-other-uri is no endpoint URI (RFC7395-3.6.1-1).
+    BadSeeOtherUri,
+    /// Opens a stream for any `to` domain instead of answering `<host-unknown/>` (RFC 6120 4.9.3.6).
+    AcceptUnknownHost,
+    /// Drops a stanza sent before resource binding instead of closing with `<not-authorized/>` (RFC6120-7.1-5).
+    StanzaBeforeBindIgnored,
+    /// Leaves 'to' off its response header although the client's had 'from' (RFC6120-4.7.2-2).
+    OpenWithoutTo,
+    /// Accepts any WebSocket upgrade and selects the first subprotocol offered, `xmpp` or not (RFC7395-3.1-2).
+    EchoSubprotocol,
 }
 
 /// Error for an unknown fault name.
@@ -53,6 +65,12 @@ impl XmppFault {
         XmppFault::ErrorWithoutOpen,
         XmppFault::ScramBadServerSignature,
         XmppFault::ExtraPresenceAttribute,
+        XmppFault::BindBeforeAuth,
+        XmppFault::BadSeeOtherUri,
+        XmppFault::AcceptUnknownHost,
+        XmppFault::StanzaBeforeBindIgnored,
+        XmppFault::OpenWithoutTo,
+        XmppFault::EchoSubprotocol,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -70,6 +88,12 @@ impl XmppFault {
             Self::ErrorWithoutOpen => "error-without-open",
             Self::ScramBadServerSignature => "scram-bad-server-signature",
             Self::ExtraPresenceAttribute => "extra-presence-attribute",
+            Self::BindBeforeAuth => "bind-before-auth",
+            Self::BadSeeOtherUri => "bad-see-other-uri",
+            Self::AcceptUnknownHost => "accept-unknown-host",
+            Self::StanzaBeforeBindIgnored => "stanza-before-bind-ignored",
+            Self::OpenWithoutTo => "open-without-to",
+            Self::EchoSubprotocol => "echo-subprotocol",
         }
     }
 
@@ -109,6 +133,24 @@ impl XmppFault {
             }
             Self::ExtraPresenceAttribute => {
                 "adds xml:lang='en' to the presence it reflects to the sender (breaks no rule; only a snapshot sees it)"
+            }
+            Self::BindBeforeAuth => {
+                "offers <bind/> in the stream features before authentication (RFC6120-7.4-2)"
+            }
+            Self::BadSeeOtherUri => {
+                "answers <close/> with a <close/> whose see-other-uri is not an endpoint URI (RFC7395-3.6.1-1)"
+            }
+            Self::AcceptUnknownHost => {
+                "opens a stream for an <open/> to any domain instead of a <host-unknown/> stream error (RFC 6120 4.9.3.6)"
+            }
+            Self::StanzaBeforeBindIgnored => {
+                "drops a stanza sent before resource binding instead of closing the stream with <not-authorized/> (RFC6120-7.1-5)"
+            }
+            Self::OpenWithoutTo => {
+                "omits 'to' from its response header although the client's <open/> had 'from' (RFC6120-4.7.2-2)"
+            }
+            Self::EchoSubprotocol => {
+                "accepts any WebSocket upgrade and selects the first subprotocol offered, xmpp or not (RFC7395-3.1-2)"
             }
         }
     }

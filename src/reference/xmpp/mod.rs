@@ -1,5 +1,6 @@
 //! The built-in reference XMPP-over-WebSocket server (RFC 7395), wirecheck's zero-setup default target.
 
+mod discovery;
 mod fault;
 mod router;
 mod session;
@@ -167,9 +168,14 @@ async fn accept_loop(
     }
 }
 
-/// Accepts the upgrade only with subprotocol `xmpp` on [`PATH`] (RFC7395-3.1-2).
+/// Accepts the upgrade only with subprotocol `xmpp` on [`PATH`] (RFC7395-3.1-2); with fault
+/// `echo-subprotocol` it accepts any offer and selects the first subprotocol offered.
 #[allow(clippy::result_large_err)] // the signature is tungstenite's `Callback`
-fn check_handshake(req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+fn check_handshake(
+    req: &Request,
+    mut resp: Response,
+    echo: bool,
+) -> Result<Response, ErrorResponse> {
     if req.uri().path() != PATH {
         return Err(refuse(
             StatusCode::NOT_FOUND,
@@ -183,6 +189,21 @@ fn check_handshake(req: &Request, mut resp: Response) -> Result<Response, ErrorR
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == "xmpp");
+    if echo {
+        let first = req
+            .headers()
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .find(|p| !p.is_empty())
+            .and_then(|p| HeaderValue::from_str(p).ok());
+        if let Some(p) = first {
+            resp.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, p);
+        }
+        return Ok(resp);
+    }
     if !offered {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
@@ -207,12 +228,25 @@ async fn connection(
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    if let Some(doc) = discovery::wants_document(&stream).await {
+        let url = match stream.local_addr() {
+            Ok(a) => format!("ws://{a}{PATH}"),
+            Err(_) => return,
+        };
+        discovery::serve(stream, doc, &url).await;
+        return;
+    }
+    let echo = shared.faults.contains(&XmppFault::EchoSubprotocol);
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
     let ws = match timeout(
         HANDSHAKE_TIMEOUT,
-        accept_hdr_async_with_config(stream, check_handshake, Some(config)),
+        accept_hdr_async_with_config(
+            stream,
+            |req: &Request, resp: Response| check_handshake(req, resp, echo),
+            Some(config),
+        ),
     )
     .await
     {

@@ -23,6 +23,8 @@ pub(super) use sasl::{ScramAccount, scram_accounts};
 
 /// Failed SASL attempts allowed before the stream is closed with `<policy-violation/>`.
 const MAX_SASL_FAILURES: u32 = 5;
+/// Failed resource binding attempts answered with an error before `<policy-violation/>`.
+const MAX_BIND_FAILURES: u32 = 5;
 /// The text prosody sends with `<not-authorized/>`.
 const NOT_AUTHORIZED_TEXT: &str =
     "Unable to authorize you with the authentication credentials you've sent.";
@@ -85,6 +87,8 @@ pub(super) struct Session {
     user: Option<String>,
     jid: Option<Jid>,
     sasl_failures: u32,
+    /// Failed resource binding attempts on this stream (RFC6120-7.7.3-2).
+    bind_failures: u32,
     sasl_state: SaslState,
     /// Full or bare JIDs this session sent available directed presence to (RFC 6121 §4.6).
     directed_to: std::collections::BTreeSet<String>,
@@ -114,6 +118,7 @@ impl Session {
             user: None,
             jid: None,
             sasl_failures: 0,
+            bind_failures: 0,
             sasl_state: SaslState::None,
             directed_to: std::collections::BTreeSet::new(),
             out: Vec::new(),
@@ -248,6 +253,7 @@ impl Session {
         let to = self
             .client_from
             .as_ref()
+            .filter(|_| !self.fault(XmppFault::OpenWithoutTo))
             .map(|f| format!(" to='{}'", escape(f)))
             .unwrap_or_default();
         let id_attr = if self.fault(XmppFault::OpenWithoutId) {
@@ -276,11 +282,14 @@ impl Session {
                 ns::SESSION
             )
         } else {
-            let tls = if self.fault(XmppFault::AdvertiseStarttls) {
+            let mut tls = if self.fault(XmppFault::AdvertiseStarttls) {
                 format!("<starttls xmlns='{}'/>", ns::TLS)
             } else {
                 String::new()
             };
+            if self.fault(XmppFault::BindBeforeAuth) {
+                tls.push_str(&format!("<bind xmlns='{}'/>", ns::BIND));
+            }
             format!(
                 "{tls}<mechanisms xmlns='{}'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>",
                 ns::SASL
@@ -331,7 +340,12 @@ impl Session {
             return;
         }
         if is_close(&el) {
-            if !self.fault(XmppFault::NoCloseReply) {
+            if self.fault(XmppFault::BadSeeOtherUri) {
+                self.emit(format!(
+                    "<close xmlns='{}' see-other-uri='elsewhere'/>",
+                    ns::FRAMING
+                ));
+            } else if !self.fault(XmppFault::NoCloseReply) {
                 self.emit(close_xml());
             }
             self.out.push(Out::Close);
@@ -363,7 +377,7 @@ impl Session {
             Phase::Bind => {
                 if el.name == "iq" && is_stanza && el.child("bind", ns::BIND).is_some() {
                     self.bind(el);
-                } else if is_stanza {
+                } else if is_stanza && !self.fault(XmppFault::StanzaBeforeBindIgnored) {
                     self.stream_error(
                         "not-authorized",
                         Some("bind a resource before sending stanzas"),
@@ -400,9 +414,9 @@ impl Session {
             .attr("from")
             .and_then(|f| Jid::parse(f).ok())
             .map(|j| j.bare_string());
-        let to_ok = el
-            .attr("to")
-            .is_some_and(|t| t.eq_ignore_ascii_case(&self.shared.domain));
+        let to_ok = el.attr("to").is_some_and(|t| {
+            t.eq_ignore_ascii_case(&self.shared.domain) || self.fault(XmppFault::AcceptUnknownHost)
+        });
         if !to_ok {
             let text = match el.attr("to") {
                 Some(t) => format!("This server does not serve {t}"),
@@ -458,6 +472,11 @@ impl Session {
         if let Some(r) = &requested
             && Jid::parse(&format!("{user}@{}/{r}", self.shared.domain)).is_err()
         {
+            self.bind_failures += 1;
+            if self.bind_failures > MAX_BIND_FAILURES {
+                self.stream_error("policy-violation", Some("too many failed binding attempts"));
+                return;
+            }
             self.emit(stanza::error_reply(&el, "modify", "bad-request", "").to_xml());
             return;
         }
