@@ -62,6 +62,9 @@ pub enum MqttFault {
     UnrequestedResponseInformation,
     /// 5.0: acknowledgements carry a 100-byte Reason String, past the client's Maximum Packet Size.
     OversizeReasonString,
+    /// 5.0: the broker process aborts on a SUBSCRIBE carrying its Subscription Identifier twice,
+    /// once the connection has handled another packet after CONNECT (a crash for the fuzzer to find).
+    CrashMqtt5Deep,
 }
 
 impl MqttFault {
@@ -95,6 +98,7 @@ impl MqttFault {
         MqttFault::ReusedPacketId,
         MqttFault::UnrequestedResponseInformation,
         MqttFault::OversizeReasonString,
+        MqttFault::CrashMqtt5Deep,
     ];
 
     /// The kebab-case name used by `--fault`.
@@ -128,6 +132,7 @@ impl MqttFault {
             MqttFault::ReusedPacketId => "reused-packet-id",
             MqttFault::UnrequestedResponseInformation => "unrequested-response-information",
             MqttFault::OversizeReasonString => "oversize-reason-string",
+            MqttFault::CrashMqtt5Deep => "crash-mqtt5-deep",
         }
     }
 
@@ -215,6 +220,9 @@ impl MqttFault {
             }
             MqttFault::OversizeReasonString => {
                 "adds a 100-byte Reason String to acknowledgements past the client's Maximum Packet Size (breaks MQTT-3.4.2-2 and the other acknowledgements' Reason String rules)"
+            }
+            MqttFault::CrashMqtt5Deep => {
+                "5.0: the process aborts on a SUBSCRIBE with a duplicated Subscription Identifier as the third packet of a session or later (a crash for `wirecheck fuzz`)"
             }
         }
     }
