@@ -159,9 +159,10 @@ pub async fn fuzz(args: &FuzzArgs) -> Result<u8, CliError> {
     for f in &summary.findings {
         let _ = writeln!(
             out,
-            "FINDING {} ({}) iteration {} from {}: {}{}",
+            "FINDING {} ({}) after {:.1}s, iteration {} from {}: {}{}",
             f.oracle,
             f.signature,
+            f.after_s,
             f.iteration,
             f.case,
             f.file.display(),

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 
 use super::FuzzError;
 use super::finding::{self, Finding};
-use super::mutate::{MutatingHook, Plan, Sent, Wire, messages_of};
+use super::mutate::{MutatingHook, Plan, Sent, Wire, messages_of, sends_of};
 use super::oracle;
 use super::schedule::{Choice, Scheduler, hash, signature_text};
 use super::spawn::Server;
@@ -99,6 +99,7 @@ pub struct Campaign {
     probes: Vec<(Protocol, String, u16)>,
     keys: HashSet<String>,
     summary: Summary,
+    started: Instant,
 }
 
 impl Campaign {
@@ -123,6 +124,7 @@ impl Campaign {
             probes,
             keys: HashSet::new(),
             summary: Summary::default(),
+            started: Instant::now(),
         }
     }
 
@@ -150,8 +152,10 @@ impl Campaign {
     pub async fn run(mut self, stop: Stop) -> Result<Summary, FuzzError> {
         let mut sched = Scheduler::new(self.seeds.iter().map(|c| c.protocol).collect());
         let started = Instant::now();
+        self.started = started;
         let bar = self.progress_bar();
         let mut k: u64 = 0;
+        let mut silent_batches = 0;
         while !self.done(k, started, &stop) {
             let n = match self.cfg.limit {
                 Limit::Iterations(total) => (total - k).min(self.cfg.jobs as u64),
@@ -162,8 +166,11 @@ impl Campaign {
                 let mut rng = StdRng::seed_from_u64(self.cfg.seed.wrapping_add(it));
                 let choice = sched.pick(&mut rng);
                 let case = self.seeds[choice.seed].clone();
+                let sends = sends_of(&case);
+                let nth_send = (sends > 0 && rng.random_bool(0.5)).then(|| rng.random_range(0..sends));
                 let plan = Plan {
                     target: rng.random_range(0..messages_of(&case)),
+                    nth_send,
                     mutator: choice.mutator,
                     extra: self.cfg.extra,
                 };
@@ -188,6 +195,22 @@ impl Campaign {
                 }
             }
             k += n;
+            if batch.iter().all(|o| o.sent.is_empty()) {
+                silent_batches += 1;
+                if silent_batches >= 5 {
+                    let why = batch
+                        .iter()
+                        .flat_map(|o| o.result.failures.first())
+                        .map(|f| f.message.clone())
+                        .next()
+                        .unwrap_or_else(|| "every case was skipped".into());
+                    return Err(FuzzError::Gone(format!(
+                        "5 batches in a row sent nothing (first reason: {why})"
+                    )));
+                }
+            } else {
+                silent_batches = 0;
+            }
             for o in &batch {
                 let sig = hash(&signature_text(&o.result));
                 sched.learn(o.choice, sig);
@@ -306,12 +329,11 @@ impl Campaign {
     /// restarted server, minimises it and writes the finding.
     async fn triage(&mut self, batch: &[Outcome], oracle: &str, what: &str) -> Result<(), FuzzError> {
         self.restart()?;
-        // Iterations with mutations first, most mutated messages last (cheapest to minimise first).
-        let mut order: Vec<&Outcome> = batch
-            .iter()
-            .filter(|o| o.sent.iter().any(|s| s.mutator.is_some()))
-            .collect();
-        order.sort_by_key(|o| o.sent.len());
+        // The server died or hung right after its culprit's mutated message: the iterations whose
+        // last mutated message went out latest are tried first.
+        let last_mutated = |o: &Outcome| o.sent.iter().filter(|s| s.mutator.is_some()).map(|s| s.at).max();
+        let mut order: Vec<&Outcome> = batch.iter().filter(|o| last_mutated(o).is_some()).collect();
+        order.sort_by_key(|o| std::cmp::Reverse(last_mutated(o)));
         for o in order {
             if self.reproduces(&o.case, &o.sent, oracle).await? {
                 let sent = self.minimise(&o.case, o.sent.clone(), oracle).await?;
@@ -345,7 +367,7 @@ impl Campaign {
             "crash" => self
                 .server
                 .as_mut()
-                .and_then(|s| s.dies_within(Duration::from_millis(300)))
+                .and_then(|s| s.dies_within(Duration::from_millis(150)))
                 .is_some(),
             "hang" => {
                 let mut hung = result.verdict != Verdict::Pass;
@@ -378,7 +400,7 @@ impl Campaign {
                 sent = trial;
             }
         }
-        let mut budget = 48;
+        let mut budget = 16;
         for i in 0..sent.len() {
             if sent[i].mutator.is_none() {
                 continue;
@@ -442,6 +464,7 @@ impl Campaign {
             messages: sent.iter().filter(|s| s.wire.is_some()).count(),
             reproduced,
             file,
+            after_s: self.started.elapsed().as_secs_f64(),
         });
         finding::write_summary(&self.cfg.out, &self.summary.findings)?;
         Ok(())

@@ -35,6 +35,8 @@ pub struct Finding {
     pub reproduced: bool,
     /// The case file.
     pub file: PathBuf,
+    /// Seconds from the campaign's start until the finding was written.
+    pub after_s: f64,
 }
 
 /// The YAML text of a case replaying `sent` (in order) from seed case `seed`.
@@ -140,6 +142,7 @@ mod tests {
             wire: Some(Wire::Bytes(vec![0x10, 0x00])),
             mutator: Some("length-zero".into()),
             kind: "CONNECT".into(),
+            at: std::time::Instant::now(),
         }];
         let y = case_yaml("fuzz.crash.x", "a crash", &seed, &sent);
         let case = crate::case::load_str(Path::new("f.yaml"), &y).unwrap_or_else(|e| panic!("{e}\n{y}"));

@@ -40,6 +40,14 @@ pub fn version_of(case: &Case) -> Version {
     }
 }
 
+/// How many `send` steps a case has.
+pub fn sends_of(case: &Case) -> usize {
+    case.steps
+        .iter()
+        .filter(|s| matches!(s.step, Step::Send(_)))
+        .count()
+}
+
 /// About how many messages a case sends (macro steps count as several).
 pub fn messages_of(case: &Case) -> usize {
     case.steps
@@ -75,6 +83,8 @@ pub struct Sent {
     pub mutator: Option<String>,
     /// Packet type or stanza name before the mutation.
     pub kind: String,
+    /// When it was handed to the link.
+    pub at: std::time::Instant,
 }
 
 /// What an iteration mutates: one planned message with one mutator, and now and then others.
@@ -82,6 +92,10 @@ pub struct Sent {
 pub struct Plan {
     /// Case-wide index of the planned message.
     pub target: usize,
+    /// When set, the planned message is instead the one sent by the N-th `send` step's
+    /// messages (0-based, counted over messages of `send` steps only): reaches deep messages
+    /// of cases whose macros (connect, login) send many.
+    pub nth_send: Option<usize>,
     /// The mutator for it.
     pub mutator: &'static str,
     /// Chance that any other message is mutated too (with a random mutator).
@@ -90,6 +104,7 @@ pub struct Plan {
 
 struct State {
     rng: StdRng,
+    sends_seen: usize,
     log: Vec<Sent>,
     held: HashMap<String, Vec<u8>>,
 }
@@ -99,6 +114,7 @@ pub struct MutatingHook {
     protocol: Protocol,
     version: Version,
     plan: Plan,
+    send_steps: Vec<bool>,
     state: Mutex<State>,
 }
 
@@ -109,8 +125,10 @@ impl MutatingHook {
             protocol: case.protocol,
             version: version_of(case),
             plan,
+            send_steps: case.steps.iter().map(|s| matches!(s.step, Step::Send(_))).collect(),
             state: Mutex::new(State {
                 rng,
+                sends_seen: 0,
                 log: Vec::new(),
                 held: HashMap::new(),
             }),
@@ -177,7 +195,19 @@ impl SendHook for MutatingHook {
             return None;
         };
         let st = &mut *st;
-        let planned = address.index == self.plan.target;
+        let from_send = address
+            .step
+            .is_some_and(|i| self.send_steps.get(i).copied().unwrap_or(false));
+        let planned = match self.plan.nth_send {
+            Some(n) => {
+                let hit = from_send && st.sends_seen == n;
+                if from_send {
+                    st.sends_seen += 1;
+                }
+                hit
+            }
+            None => address.index == self.plan.target,
+        };
         let mutate = planned || st.rng.random_bool(self.plan.extra);
         let held = if self.protocol == Protocol::Mqtt {
             st.held.remove(&address.actor)
@@ -191,6 +221,7 @@ impl SendHook for MutatingHook {
                 wire,
                 mutator,
                 kind: kind.clone(),
+                at: std::time::Instant::now(),
             });
         };
         if !mutate {

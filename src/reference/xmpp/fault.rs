@@ -31,6 +31,9 @@ pub enum XmppFault {
     /// Adds `xml:lang='en'` to the presence it reflects to its sender: harmless, asserted by no
     /// case, seen only by the snapshot.
     ExtraPresenceAttribute,
+    /// After resource binding, the server process aborts on an `<iq>` whose start tag carries
+    /// its 'id' attribute twice (a crash for the fuzzer to find).
+    CrashXmppAfterLogin,
 }
 
 /// Error for an unknown fault name.
@@ -53,6 +56,7 @@ impl XmppFault {
         XmppFault::ErrorWithoutOpen,
         XmppFault::ScramBadServerSignature,
         XmppFault::ExtraPresenceAttribute,
+        XmppFault::CrashXmppAfterLogin,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -70,6 +74,7 @@ impl XmppFault {
             Self::ErrorWithoutOpen => "error-without-open",
             Self::ScramBadServerSignature => "scram-bad-server-signature",
             Self::ExtraPresenceAttribute => "extra-presence-attribute",
+            Self::CrashXmppAfterLogin => "crash-xmpp-after-login",
         }
     }
 
@@ -109,6 +114,9 @@ impl XmppFault {
             }
             Self::ExtraPresenceAttribute => {
                 "adds xml:lang='en' to the presence it reflects to the sender (breaks no rule; only a snapshot sees it)"
+            }
+            Self::CrashXmppAfterLogin => {
+                "the process aborts on an <iq> with a doubled 'id' attribute after login (a crash for `wirecheck fuzz`)"
             }
         }
     }
