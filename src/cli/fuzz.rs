@@ -109,6 +109,7 @@ pub async fn fuzz(args: &FuzzArgs) -> Result<u8, CliError> {
         extra: 0.05,
         connect: ConnectOptions::default(),
         progress: true,
+        max_findings: args.max_findings,
     };
     eprintln!(
         "wirecheck fuzz: {} seed cases against {} (seed {}, {} at once){}",
@@ -166,7 +167,11 @@ pub async fn fuzz(args: &FuzzArgs) -> Result<u8, CliError> {
             f.iteration,
             f.case,
             f.file.display(),
-            if f.reproduced { "" } else { " (not reproduced alone)" }
+            if f.reproduced {
+                ""
+            } else {
+                " (not reproduced alone)"
+            }
         );
     }
     let _ = writeln!(

@@ -93,7 +93,8 @@ pub enum Command {
 }
 
 /// Extra help of `wirecheck fuzz`.
-const FUZZ_AFTER_HELP: &str = "--spawn \"CMD\": the fuzzer starts the server itself (CMD runs under sh -c), waits until
+const FUZZ_AFTER_HELP: &str =
+    "--spawn \"CMD\": the fuzzer starts the server itself (CMD runs under sh -c), waits until
 its port accepts, restarts it after a crash, hang or --max-rss excess, and writes its stderr to
 files under --out. `{port}` in CMD and in --target is replaced by a free loopback port the fuzzer
 picked, e.g.
@@ -274,6 +275,9 @@ pub struct FuzzArgs {
     /// Resource oracle: largest resident set size of the spawned server, in MiB.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rss: Option<u64>,
+    /// Stop once this many findings are written.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub max_findings: Option<usize>,
 }
 
 /// `wirecheck list`.

@@ -56,6 +56,8 @@ pub struct Config {
     pub connect: ConnectOptions,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Stop once this many findings are written.
+    pub max_findings: Option<usize>,
 }
 
 /// What a campaign did.
@@ -77,13 +79,14 @@ pub struct Summary {
     pub findings: Vec<Finding>,
     /// Mutated messages per packet type or stanza name.
     pub mutated_kinds: BTreeMap<String, u64>,
-    /// Per iteration: seed case id, mutators applied and signature hash (for reproducibility checks).
-    pub trace: Vec<(String, Vec<String>, u64)>,
+    /// Per iteration, in order: seed case id, planned mutator and message, mutators applied.
+    pub trace: Vec<String>,
 }
 
 /// One finished iteration.
 struct Outcome {
     iteration: u64,
+    plan: String,
     choice: Choice,
     case: Arc<Case>,
     result: CaseResult,
@@ -130,13 +133,22 @@ impl Campaign {
 
     fn done(&self, k: u64, started: Instant, stop: &Stop) -> bool {
         stop.is_set()
+            || self
+                .cfg
+                .max_findings
+                .is_some_and(|m| self.summary.findings.len() >= m)
             || match self.cfg.limit {
                 Limit::Iterations(n) => k >= n,
                 Limit::Duration(d) => started.elapsed() >= d,
             }
     }
 
-    fn run_options(&self, iteration: u64, hook: Option<Arc<MutatingHook>>, stop: &Stop) -> RunOptions {
+    fn run_options(
+        &self,
+        iteration: u64,
+        hook: Option<Arc<MutatingHook>>,
+        stop: &Stop,
+    ) -> RunOptions {
         RunOptions {
             jobs: 1,
             default_timeout: self.cfg.timeout,
@@ -167,20 +179,30 @@ impl Campaign {
                 let choice = sched.pick(&mut rng);
                 let case = self.seeds[choice.seed].clone();
                 let sends = sends_of(&case);
-                let nth_send = (sends > 0 && rng.random_bool(0.5)).then(|| rng.random_range(0..sends));
+                let nth_send =
+                    (sends > 0 && rng.random_bool(0.5)).then(|| rng.random_range(0..sends));
                 let plan = Plan {
                     target: rng.random_range(0..messages_of(&case)),
                     nth_send,
                     mutator: choice.mutator,
                     extra: self.cfg.extra,
                 };
-                let hook = Arc::new(MutatingHook::new(&case, plan, StdRng::seed_from_u64(rng.random())));
+                let planned = format!(
+                    "{} {} {}/{:?}",
+                    case.id, plan.mutator, plan.target, plan.nth_send
+                );
+                let hook = Arc::new(MutatingHook::new(
+                    &case,
+                    plan,
+                    StdRng::seed_from_u64(rng.random()),
+                ));
                 let opts = self.run_options(it, Some(hook.clone()), &stop);
                 let target = self.target.clone();
                 tasks.push(tokio::spawn(async move {
                     let result = run_case(&case, &target, &opts).await;
                     Outcome {
                         iteration: it,
+                        plan: planned,
                         choice,
                         case,
                         result,
@@ -215,12 +237,19 @@ impl Campaign {
                 let sig = hash(&signature_text(&o.result));
                 sched.learn(o.choice, sig);
                 self.summary.messages += o.sent.len() as u64;
-                let mutators: Vec<String> = o.sent.iter().filter_map(|s| s.mutator.clone()).collect();
+                let mutators: Vec<String> =
+                    o.sent.iter().filter_map(|s| s.mutator.clone()).collect();
                 for s in o.sent.iter().filter(|s| s.mutator.is_some()) {
                     self.summary.mutated += 1;
-                    *self.summary.mutated_kinds.entry(s.kind.clone()).or_default() += 1;
+                    *self
+                        .summary
+                        .mutated_kinds
+                        .entry(s.kind.clone())
+                        .or_default() += 1;
                 }
-                self.summary.trace.push((o.case.id.clone(), mutators, sig));
+                self.summary
+                    .trace
+                    .push(format!("{} [{}]", o.plan, mutators.join(",")));
             }
             self.oracles(&batch, &stop).await?;
             self.summary.iterations = k;
@@ -274,10 +303,15 @@ impl Campaign {
         // Liveness and hang.
         for (protocol, host, port) in self.probes.clone() {
             if let Err(why) = oracle::probe(protocol, &host, port, self.cfg.probe_deadline).await {
-                let died = self.server.as_mut().and_then(|s| s.dies_within(Duration::from_millis(200)));
+                let died = self
+                    .server
+                    .as_mut()
+                    .and_then(|s| s.dies_within(Duration::from_millis(200)));
                 match died {
                     Some(death) => self.triage(batch, "crash", &death.describe()).await?,
-                    None if self.server.is_some() => self.triage(batch, "hang", "probe: no answer").await?,
+                    None if self.server.is_some() => {
+                        self.triage(batch, "hang", "probe: no answer").await?
+                    }
                     None => {
                         self.record(batch.first(), "liveness", &why, None).await?;
                         self.wait_for(protocol, &host, port, &why).await?;
@@ -292,7 +326,8 @@ impl Campaign {
             && rss > max
         {
             let sig = format!("VmRSS above {max} KiB");
-            self.record(batch.last(), "rss", &sig, Some(format!("{rss} KiB"))).await?;
+            self.record(batch.last(), "rss", &sig, Some(format!("{rss} KiB")))
+                .await?;
             self.restart()?;
         }
         // Spec: violations the strict decoder flagged on the server's replies.
@@ -314,11 +349,20 @@ impl Campaign {
     }
 
     /// Waits for an unspawned target to answer again (up to 30 s).
-    async fn wait_for(&self, protocol: Protocol, host: &str, port: u16, why: &str) -> Result<(), FuzzError> {
+    async fn wait_for(
+        &self,
+        protocol: Protocol,
+        host: &str,
+        port: u16,
+        why: &str,
+    ) -> Result<(), FuzzError> {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            if oracle::probe(protocol, host, port, self.cfg.probe_deadline).await.is_ok() {
+            if oracle::probe(protocol, host, port, self.cfg.probe_deadline)
+                .await
+                .is_ok()
+            {
                 return Ok(());
             }
         }
@@ -327,11 +371,22 @@ impl Campaign {
 
     /// Finds which iteration of `batch` kills (or hangs) the server by replaying each alone on a
     /// restarted server, minimises it and writes the finding.
-    async fn triage(&mut self, batch: &[Outcome], oracle: &str, what: &str) -> Result<(), FuzzError> {
+    async fn triage(
+        &mut self,
+        batch: &[Outcome],
+        oracle: &str,
+        what: &str,
+    ) -> Result<(), FuzzError> {
         self.restart()?;
         // The server died or hung right after its culprit's mutated message: the iterations whose
         // last mutated message went out latest are tried first.
-        let last_mutated = |o: &Outcome| o.sent.iter().filter(|s| s.mutator.is_some()).map(|s| s.at).max();
+        let last_mutated = |o: &Outcome| {
+            o.sent
+                .iter()
+                .filter(|s| s.mutator.is_some())
+                .map(|s| s.at)
+                .max()
+        };
         let mut order: Vec<&Outcome> = batch.iter().filter(|o| last_mutated(o).is_some()).collect();
         order.sort_by_key(|o| std::cmp::Reverse(last_mutated(o)));
         for o in order {
@@ -345,7 +400,10 @@ impl Campaign {
             }
         }
         // Nothing reproduced alone: record the batch's first mutated iteration, unconfirmed.
-        if let Some(o) = batch.iter().find(|o| o.sent.iter().any(|s| s.mutator.is_some())) {
+        if let Some(o) = batch
+            .iter()
+            .find(|o| o.sent.iter().any(|s| s.mutator.is_some()))
+        {
             let key = format!("{oracle}:{what}:unreproduced");
             if self.keys.insert(key) {
                 self.write(o, oracle, what, &o.sent.clone(), false)?;
@@ -356,7 +414,12 @@ impl Campaign {
 
     /// Replays `sent` as a finding case; true when the oracle fires again (the server is
     /// restarted if it crashed or hung).
-    async fn reproduces(&mut self, seed: &Case, sent: &[Sent], oracle: &str) -> Result<bool, FuzzError> {
+    async fn reproduces(
+        &mut self,
+        seed: &Case,
+        sent: &[Sent],
+        oracle: &str,
+    ) -> Result<bool, FuzzError> {
         let yaml = finding::case_yaml("fuzz.replay", "replay", seed, sent);
         let Ok(case) = crate::case::load_str(Path::new("replay.yaml"), &yaml) else {
             return Ok(false);
@@ -372,7 +435,9 @@ impl Campaign {
             "hang" => {
                 let mut hung = result.verdict != Verdict::Pass;
                 for (p, h, port) in self.probes.clone() {
-                    hung &= oracle::probe(p, &h, port, self.cfg.probe_deadline).await.is_err();
+                    hung &= oracle::probe(p, &h, port, self.cfg.probe_deadline)
+                        .await
+                        .is_err();
                 }
                 hung
             }
@@ -386,7 +451,12 @@ impl Campaign {
 
     /// Delta debugging: drops messages one at a time (last first) while the failure still
     /// reproduces, then shortens the mutated messages' bytes.
-    async fn minimise(&mut self, seed: &Case, mut sent: Vec<Sent>, oracle: &str) -> Result<Vec<Sent>, FuzzError> {
+    async fn minimise(
+        &mut self,
+        seed: &Case,
+        mut sent: Vec<Sent>,
+        oracle: &str,
+    ) -> Result<Vec<Sent>, FuzzError> {
         let mut i = sent.len();
         while i > 0 {
             i -= 1;
@@ -405,7 +475,9 @@ impl Campaign {
             if sent[i].mutator.is_none() {
                 continue;
             }
-            let Some(Wire::Bytes(b)) = sent[i].wire.clone() else { continue };
+            let Some(Wire::Bytes(b)) = sent[i].wire.clone() else {
+                continue;
+            };
             let mut bytes = b;
             let mut chunk = bytes.len() / 2;
             while chunk >= 1 && budget > 0 {
@@ -435,7 +507,13 @@ impl Campaign {
 
     /// Records a finding from one iteration (spec, rss, liveness), deduplicated by oracle and
     /// signature.
-    async fn record(&mut self, o: Option<&Outcome>, oracle: &str, sig: &str, _detail: Option<String>) -> Result<(), FuzzError> {
+    async fn record(
+        &mut self,
+        o: Option<&Outcome>,
+        oracle: &str,
+        sig: &str,
+        _detail: Option<String>,
+    ) -> Result<(), FuzzError> {
         let Some(o) = o else { return Ok(()) };
         let key = format!("{oracle}:{sig}");
         if !self.keys.insert(key) {
@@ -444,7 +522,14 @@ impl Campaign {
         self.write(o, oracle, sig, &o.sent.clone(), false)
     }
 
-    fn write(&mut self, o: &Outcome, oracle: &str, sig: &str, sent: &[Sent], reproduced: bool) -> Result<(), FuzzError> {
+    fn write(
+        &mut self,
+        o: &Outcome,
+        oracle: &str,
+        sig: &str,
+        sent: &[Sent],
+        reproduced: bool,
+    ) -> Result<(), FuzzError> {
         let n = self.summary.findings.len() + 1;
         let name = format!("{oracle}-{n:03}-{}", o.case.id.replace('.', "-"));
         let id = format!("fuzz.{oracle}.{n:03}");

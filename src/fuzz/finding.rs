@@ -49,7 +49,11 @@ pub fn case_yaml(id: &str, title: &str, seed: &Case, sent: &[Sent]) -> String {
     }
     let mut y = String::new();
     let _ = writeln!(y, "id: {id}");
-    let _ = writeln!(y, "title: {}", serde_json::to_string(title).unwrap_or_default());
+    let _ = writeln!(
+        y,
+        "title: {}",
+        serde_json::to_string(title).unwrap_or_default()
+    );
     let _ = writeln!(y, "protocol: {}", seed.protocol);
     if let Some(v) = &seed.version {
         let _ = writeln!(y, "version: \"{v}\"");
@@ -57,10 +61,17 @@ pub fn case_yaml(id: &str, title: &str, seed: &Case, sent: &[Sent]) -> String {
     let _ = writeln!(
         y,
         "spec: [{}]",
-        seed.spec.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        seed.spec
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let _ = writeln!(y, "tags: [fuzz]");
-    let _ = writeln!(y, "snapshot_skip: \"a fuzzer finding: raw replay of mutated messages\"");
+    let _ = writeln!(
+        y,
+        "snapshot_skip: \"a fuzzer finding: raw replay of mutated messages\""
+    );
     let _ = writeln!(y, "actors:");
     for a in actors.iter().chain([&PROBE_ACTOR]) {
         let _ = writeln!(y, "  {a}: {{}}");
@@ -82,7 +93,12 @@ pub fn case_yaml(id: &str, title: &str, seed: &Case, sent: &[Sent]) -> String {
         let Some(wire) = &s.wire else { continue };
         match wire {
             Wire::Bytes(b) => {
-                let _ = writeln!(y, "  - send: {{ actor: {}, bytes: \"{}\" }}", s.actor, hex::encode(b));
+                let _ = writeln!(
+                    y,
+                    "  - send: {{ actor: {}, bytes: \"{}\" }}",
+                    s.actor,
+                    hex::encode(b)
+                );
             }
             Wire::Text(t) => {
                 let _ = writeln!(
@@ -110,18 +126,23 @@ pub fn case_yaml(id: &str, title: &str, seed: &Case, sent: &[Sent]) -> String {
 
 /// Writes a finding case under `dir`; returns its path.
 pub fn write_case(dir: &Path, name: &str, yaml: &str) -> Result<PathBuf, FuzzError> {
-    std::fs::create_dir_all(dir).map_err(|e| FuzzError::Write(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| FuzzError::Write(format!("{}: {e}", dir.display())))?;
     let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, yaml).map_err(|e| FuzzError::Write(format!("{}: {e}", path.display())))?;
+    std::fs::write(&path, yaml)
+        .map_err(|e| FuzzError::Write(format!("{}: {e}", path.display())))?;
     Ok(path)
 }
 
 /// Writes findings.json under `dir`.
 pub fn write_summary(dir: &Path, findings: &[Finding]) -> Result<PathBuf, FuzzError> {
-    std::fs::create_dir_all(dir).map_err(|e| FuzzError::Write(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| FuzzError::Write(format!("{}: {e}", dir.display())))?;
     let path = dir.join("findings.json");
-    let text = serde_json::to_string_pretty(findings).map_err(|e| FuzzError::Write(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| FuzzError::Write(format!("{}: {e}", path.display())))?;
+    let text =
+        serde_json::to_string_pretty(findings).map_err(|e| FuzzError::Write(e.to_string()))?;
+    std::fs::write(&path, text)
+        .map_err(|e| FuzzError::Write(format!("{}: {e}", path.display())))?;
     Ok(path)
 }
 
@@ -145,7 +166,8 @@ mod tests {
             at: std::time::Instant::now(),
         }];
         let y = case_yaml("fuzz.crash.x", "a crash", &seed, &sent);
-        let case = crate::case::load_str(Path::new("f.yaml"), &y).unwrap_or_else(|e| panic!("{e}\n{y}"));
+        let case =
+            crate::case::load_str(Path::new("f.yaml"), &y).unwrap_or_else(|e| panic!("{e}\n{y}"));
         assert_eq!(case.actors.len(), 2);
         assert!(y.contains("bytes: \"1000\""), "{y}");
     }

@@ -13,7 +13,8 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 
 /// A free loopback TCP port (bound, then released).
 pub fn free_port() -> Result<u16, FuzzError> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| FuzzError::Spawn(e.to_string()))?;
+    let l =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| FuzzError::Spawn(e.to_string()))?;
     l.local_addr()
         .map(|a| a.port())
         .map_err(|e| FuzzError::Spawn(e.to_string()))

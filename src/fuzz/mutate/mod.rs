@@ -16,7 +16,12 @@ use crate::mqtt::Version;
 use crate::seam::{Address, Outgoing, SendHook};
 
 /// Sequence mutators, for both protocols.
-pub const SEQUENCE: &[&str] = &["seq-drop", "seq-duplicate", "seq-insert-earlier", "seq-swap-next"];
+pub const SEQUENCE: &[&str] = &[
+    "seq-drop",
+    "seq-duplicate",
+    "seq-insert-earlier",
+    "seq-swap-next",
+];
 
 /// The byte-level fallback mutator.
 pub const HAVOC: &str = "havoc";
@@ -125,7 +130,11 @@ impl MutatingHook {
             protocol: case.protocol,
             version: version_of(case),
             plan,
-            send_steps: case.steps.iter().map(|s| matches!(s.step, Step::Send(_))).collect(),
+            send_steps: case
+                .steps
+                .iter()
+                .map(|s| matches!(s.step, Step::Send(_)))
+                .collect(),
             state: Mutex::new(State {
                 rng,
                 sends_seen: 0,
@@ -233,7 +242,11 @@ impl SendHook for MutatingHook {
                 Some(h) => {
                     let mut b = wire_bytes(&orig);
                     b.extend(h);
-                    record(st, Some(Wire::Bytes(b.clone())), Some("seq-swap-next".into()));
+                    record(
+                        st,
+                        Some(Wire::Bytes(b.clone())),
+                        Some("seq-swap-next".into()),
+                    );
                     Some(Outgoing::Bytes(b))
                 }
             };

@@ -176,7 +176,10 @@ fn string_offset(s: &Split, version: Version) -> Option<usize> {
         8 | 10 => after_props(s, 2)?,
         _ => return None,
     };
-    let n = usize::from(u16::from_be_bytes([*s.body.get(off)?, *s.body.get(off + 1)?]));
+    let n = usize::from(u16::from_be_bytes([
+        *s.body.get(off)?,
+        *s.body.get(off + 1)?,
+    ]));
     (n > 0 && off + 2 + n <= s.body.len()).then_some(off)
 }
 
@@ -267,7 +270,8 @@ pub fn apply(name: &str, packet: &[u8], version: Version, rng: &mut StdRng) -> O
                         return None;
                     }
                     let (a, _) = props[rng.random_range(0..props.len())];
-                    list[a - start] = [0x01, 0x02, 0x0b, 0x11, 0x21, 0x26, 0x27][rng.random_range(0..7)];
+                    list[a - start] =
+                        [0x01, 0x02, 0x0b, 0x11, 0x21, 0x26, 0x27][rng.random_range(0..7)];
                 }
             }
             set_properties(&mut s, off, end, list);
@@ -278,8 +282,8 @@ pub fn apply(name: &str, packet: &[u8], version: Version, rng: &mut StdRng) -> O
             let at = off + 2 + rng.random_range(0..n);
             match name {
                 "string-invalid-utf8" => {
-                    let bad: &[u8] = [&[0xff][..], &[0xc0, 0x80], &[0xed, 0xa0, 0x80]]
-                        [rng.random_range(0..3)];
+                    let bad: &[u8] =
+                        [&[0xff][..], &[0xc0, 0x80], &[0xed, 0xa0, 0x80]][rng.random_range(0..3)];
                     s.body[at] = bad[0];
                     s.body.splice(at + 1..at + 1, bad[1..].iter().copied());
                     let len = (n + bad.len() - 1) as u16;
@@ -313,7 +317,10 @@ mod tests {
         let out = apply("property-duplicate", &sub, Version::V5, &mut rng).unwrap();
         assert_eq!(
             out,
-            [0x82, 0x0d, 0x00, 0x01, 0x04, 0x0b, 0x05, 0x0b, 0x05, 0x00, 0x03, b'a', b'/', b'b', 0x01]
+            [
+                0x82, 0x0d, 0x00, 0x01, 0x04, 0x0b, 0x05, 0x0b, 0x05, 0x00, 0x03, b'a', b'/', b'b',
+                0x01
+            ]
         );
     }
 

@@ -118,8 +118,8 @@ pub fn apply(name: &str, xml: &str, rng: &mut StdRng) -> Option<Vec<u8>> {
                 _ => {
                     let attr = &x[a..b];
                     let eq = attr.find('=')?;
-                    let garbage = ["", "\u{1}", "&amp;&lt;", "..@@//", "💥", "-1"]
-                        [rng.random_range(0..6)];
+                    let garbage =
+                        ["", "\u{1}", "&amp;&lt;", "..@@//", "💥", "-1"][rng.random_range(0..6)];
                     let new = format!("{}='{garbage}'", &attr[..eq]);
                     x.replace_range(a..b, &new);
                 }
@@ -127,8 +127,12 @@ pub fn apply(name: &str, xml: &str, rng: &mut StdRng) -> Option<Vec<u8>> {
         }
         "namespace" => {
             let (_, end) = first_tag_attrs(&x)?;
-            let ns = ["", "urn:wirecheck:fuzz", "jabber:server", "http://etherx.jabber.org/streams"]
-                [rng.random_range(0..4)];
+            let ns = [
+                "",
+                "urn:wirecheck:fuzz",
+                "jabber:server",
+                "http://etherx.jabber.org/streams",
+            ][rng.random_range(0..4)];
             if let Some(p) = x.find(" xmlns='").or_else(|| x.find(" xmlns=\"")) {
                 let q = x.as_bytes()[p + 7] as char;
                 let close = p + 8 + x[p + 8..].find(q)?;
@@ -167,7 +171,8 @@ pub fn apply(name: &str, xml: &str, rng: &mut StdRng) -> Option<Vec<u8>> {
         "invalid-utf8" => {
             let mut b = x.into_bytes();
             let at = rng.random_range(1..b.len().max(2)).min(b.len());
-            let bad: &[u8] = [&[0xff][..], &[0xc0, 0x80], &[0xed, 0xa0, 0x80]][rng.random_range(0..3)];
+            let bad: &[u8] =
+                [&[0xff][..], &[0xc0, 0x80], &[0xed, 0xa0, 0x80]][rng.random_range(0..3)];
             b.splice(at..at, bad.iter().copied());
             return Some(b);
         }

@@ -442,7 +442,9 @@ mod crash_fault_tests {
     #[test]
     fn counts_subscription_identifiers_of_a_subscribe() {
         // SUBSCRIBE id 2, properties: Subscription Identifier 6, filter "a" QoS 0.
-        let once = [0x82, 0x08, 0x00, 0x02, 0x02, 0x0b, 0x06, 0x00, 0x01, b'a', 0x00];
+        let once = [
+            0x82, 0x08, 0x00, 0x02, 0x02, 0x0b, 0x06, 0x00, 0x01, b'a', 0x00,
+        ];
         assert_eq!(subscription_identifier_count(&once), 1);
         // The same with the property given twice.
         let twice = [
