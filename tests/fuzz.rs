@@ -63,7 +63,9 @@ async fn the_same_seed_plans_the_same_iterations() {
 
 /// One campaign of the binary against a spawned faulty reference server; returns the findings.
 fn campaign(fault: &str, seed: u64, out: &Path) -> (Vec<serde_json::Value>, Duration) {
-    let (spawn, target, extra, seeds): (String, &str, &[&str], &str) = if fault.contains("xmpp") {
+    // Seeds: stock cases of one area (the subscribe cases of 5.0; the iq cases of XMPP).
+    let (spawn, target, extra, seeds): (String, &str, &[&str], &[&str]) = if fault.contains("xmpp")
+    {
         (
             format!("{BIN} serve --fault {fault} --xmpp-port {{port}}"),
             "ws://127.0.0.1:{port}/xmpp-websocket",
@@ -77,14 +79,14 @@ fn campaign(fault: &str, seed: u64, out: &Path) -> (Vec<serde_json::Value>, Dura
                 "-j",
                 "8",
             ],
-            "cases/xmpp",
+            &["cases/xmpp/iq"],
         )
     } else {
         (
             format!("{BIN} serve --fault {fault} --mqtt-port {{port}}"),
             "mqtt://127.0.0.1:{port}",
             &["-j", "64"],
-            "cases/mqtt/v5",
+            &["cases/mqtt/v5", "--tag", "subscribe"],
         )
     };
     let started = Instant::now();
@@ -102,7 +104,7 @@ fn campaign(fault: &str, seed: u64, out: &Path) -> (Vec<serde_json::Value>, Dura
         .args(["--duration", "120s", "--max-findings", "1", "--out"])
         .arg(out)
         .args(extra)
-        .arg(seeds)
+        .args(seeds)
         .env("WIRECHECK_SNAPSHOTS", "off")
         .env("WIRECHECK_REFERENCE_PASSWORD", PASSWORD)
         .env("WIRECHECK_XMPP_ACCOUNTS", accounts())
