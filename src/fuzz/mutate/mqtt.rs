@@ -113,7 +113,10 @@ fn properties_offset(s: &Split) -> Option<usize> {
 }
 
 /// The properties at `off`: (start, end) of the list and each property's (start, end).
-fn walk_properties(body: &[u8], off: usize) -> Option<(usize, usize, Vec<(usize, usize)>)> {
+/// A property list: start and end of its content, and each property's byte span.
+type PropertySpans = (usize, usize, Vec<(usize, usize)>);
+
+fn walk_properties(body: &[u8], off: usize) -> Option<PropertySpans> {
     let mut at = off;
     let len = varint(body, &mut at)?;
     let start = at;
