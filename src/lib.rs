@@ -10,6 +10,7 @@ pub mod capability;
 pub mod case;
 pub mod cli;
 pub mod coverage;
+pub mod fuzz;
 pub mod mqtt;
 pub mod reference;
 pub mod report;

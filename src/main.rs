@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             Command::List(a) => wirecheck::cli::list::list(a),
             Command::Serve(a) => wirecheck::cli::serve::serve(a).await,
             Command::Coverage(a) => wirecheck::cli::coverage::coverage(a),
+            Command::Fuzz(a) => wirecheck::cli::fuzz::fuzz(a).await,
         };
         match r {
             Ok(code) => Ok(code),

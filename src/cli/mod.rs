@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and one module per subcommand.
 
 pub mod coverage;
+pub mod fuzz;
 pub mod list;
 pub mod run;
 pub mod serve;
@@ -86,7 +87,23 @@ pub enum Command {
     Serve(ServeArgs),
     /// Report which server-binding statements the cases check, per spec (Markdown or JSON).
     Coverage(CoverageArgs),
+    /// Replay cases with mutated messages against a live server; write failures as cases.
+    #[command(after_help = FUZZ_AFTER_HELP)]
+    Fuzz(FuzzArgs),
 }
+
+/// Extra help of `wirecheck fuzz`.
+const FUZZ_AFTER_HELP: &str =
+    "--spawn \"CMD\": the fuzzer starts the server itself (CMD runs under sh -c), waits until
+its port accepts, restarts it after a crash, hang or --max-rss excess, and writes its stderr to
+files under --out. `{port}` in CMD and in --target is replaced by a free loopback port the fuzzer
+picked, e.g.
+  wirecheck fuzz --spawn \"wirecheck serve --fault crash-mqtt5-deep --mqtt-port {port}\" \\
+                 --target mqtt://127.0.0.1:{port} cases/mqtt/v5
+(--target defaults to mqtt://127.0.0.1:{port} with --spawn). Only loopback targets are accepted.
+
+Exit codes: 0 no finding, 1 findings written, 2 bad input, 3 target unreachable or the spawned
+server did not start, 4 no case selected, 130 interrupted.";
 
 /// Extra help of `wirecheck run`: environment and exit codes.
 const RUN_AFTER_HELP: &str = concat!(
@@ -210,6 +227,57 @@ pub struct RunArgs {
         env = "WIRECHECK_SNAPSHOT_DIR"
     )]
     pub snapshot_dir: PathBuf,
+}
+
+/// `wirecheck fuzz`.
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// Seed cases.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Target: a loopback mqtt:// or ws:// URL, a profile file, or `builtin` [default: builtin,
+    /// or mqtt://127.0.0.1:{port} with --spawn].
+    #[arg(long, short = 't', value_name = "URL|PROFILE")]
+    pub target: Option<String>,
+    /// Protocol of a ws:// target when the path does not tell.
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
+    /// XMPP domain of a URL target [default: the URL's host].
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Break one rule of the built-in target (repeatable).
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// Seed of the campaign: iteration K draws from seed + K [default: 0].
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop after this long, e.g. 60s or 2m [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline_arg, conflicts_with = "iterations")]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many iterations.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+    /// Start the server under test with this shell command (see below for `{port}`).
+    #[arg(long, value_name = "CMD")]
+    pub spawn: Option<String>,
+    /// Iterations at once, 1 to 1024 [default: 8].
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs_arg)]
+    pub jobs: Option<usize>,
+    /// Folder for finding cases and findings.json.
+    #[arg(long, value_name = "DIR", default_value = "reports/findings")]
+    pub out: PathBuf,
+    /// Deadline of every wait inside an iteration, e.g. 300ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline_arg, default_value = "300ms")]
+    pub timeout: std::time::Duration,
+    /// Deadline of the liveness probe after each batch (hang oracle).
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline_arg, default_value = "2s")]
+    pub probe_timeout: std::time::Duration,
+    /// Resource oracle: largest resident set size of the spawned server, in MiB.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rss: Option<u64>,
+    /// Stop once this many findings are written.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub max_findings: Option<usize>,
 }
 
 /// `wirecheck list`.

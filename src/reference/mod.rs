@@ -145,8 +145,17 @@ impl Reference {
     }
 }
 
+/// Environment variable that fixes the reference accounts' password (so a restarted
+/// `wirecheck serve`, e.g. one `wirecheck fuzz --spawn` restarts after a crash, keeps its accounts).
+pub const PASSWORD_ENV: &str = "WIRECHECK_REFERENCE_PASSWORD";
+
 fn random_password() -> String {
     use rand::Rng;
+    if let Ok(p) = std::env::var(PASSWORD_ENV)
+        && !p.is_empty()
+    {
+        return p;
+    }
     let mut rng = rand::rng();
     (0..20)
         .map(|_| {

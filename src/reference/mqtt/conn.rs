@@ -58,6 +58,9 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
     let mut connected = false;
     let mut keep_alive = Some(CONNECT_TIMEOUT);
     let mut deadline = Instant::now() + CONNECT_TIMEOUT;
+    // Fault `crash-mqtt5-deep`: packets handled on this connection after CONNECT.
+    let crash_deep = shared.has(MqttFault::CrashMqtt5Deep);
+    let mut handled_after_connect = 0usize;
 
     let graceful = 'conn: loop {
         tokio::select! {
@@ -124,6 +127,10 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
                             reaction
                         }
                         Ok(Some(mut decoded)) => {
+                            if crash_deep && v5 {
+                                crash_if_deep_trigger(&decoded.raw, handled_after_connect);
+                                handled_after_connect += 1;
+                            }
                             if let Some(ka) = keep_alive {
                                 deadline = Instant::now() + ka;
                             }
@@ -166,6 +173,13 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
                                 .0
                             }
                         }
+                        Err(DecodeError::Malformed { raw, .. }) if crash_deep && v5 => {
+                            crash_if_deep_trigger(&raw, handled_after_connect);
+                            if tolerant {
+                                continue;
+                            }
+                            Reaction::disconnect(out.version, ReasonCode::MalformedPacket)
+                        }
                         Err(DecodeError::Malformed { .. }) if tolerant => continue,
                         Err(DecodeError::Malformed { .. }) => {
                             Reaction::disconnect(out.version, ReasonCode::MalformedPacket)
@@ -192,6 +206,67 @@ pub(crate) async fn serve(mut link: Link, shared: Arc<Shared>) {
     if let Some(after) = after {
         wait_out(&shared, after).await;
     }
+}
+
+/// Fault `crash-mqtt5-deep`: aborts the process when `raw` is a SUBSCRIBE whose properties hold
+/// the Subscription Identifier (0x0B) twice and another packet came between CONNECT and it.
+fn crash_if_deep_trigger(raw: &[u8], handled_after_connect: usize) {
+    if handled_after_connect >= 1 && subscription_identifier_count(raw) >= 2 {
+        eprintln!("reference broker: fault crash-mqtt5-deep: aborting");
+        std::process::abort();
+    }
+}
+
+/// How many Subscription Identifier properties a 5.0 SUBSCRIBE's raw bytes carry (0 when `raw`
+/// is no SUBSCRIBE or its properties cannot be walked).
+fn subscription_identifier_count(raw: &[u8]) -> usize {
+    fn varint(b: &[u8], at: &mut usize) -> Option<usize> {
+        let mut value = 0usize;
+        for shift in 0..4 {
+            let byte = *b.get(*at)?;
+            *at += 1;
+            value |= usize::from(byte & 0x7f) << (7 * shift);
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    if raw.first().map(|b| b >> 4) != Some(8) {
+        return 0;
+    }
+    let mut at = 1;
+    if varint(raw, &mut at).is_none() {
+        return 0;
+    }
+    at += 2; // packet identifier
+    let Some(len) = varint(raw, &mut at) else {
+        return 0;
+    };
+    let end = (at + len).min(raw.len());
+    let mut count = 0;
+    while at < end {
+        let id = raw[at];
+        at += 1;
+        match id {
+            0x0b => {
+                count += 1;
+                if varint(raw, &mut at).is_none() {
+                    break;
+                }
+            }
+            0x26 => {
+                for _ in 0..2 {
+                    let Some(n) = raw.get(at..at + 2) else {
+                        return count;
+                    };
+                    at += 2 + usize::from(u16::from_be_bytes([n[0], n[1]]));
+                }
+            }
+            _ => break,
+        }
+    }
+    count
 }
 
 /// Publishes a delayed will when due and ends the session when it expires (both skipped if the client came back).
@@ -408,5 +483,26 @@ async fn write(link: &mut Link, packet: &Packet, out: &Out) -> bool {
         Some(bytes) if limited && out.max.is_some_and(|max| bytes.len() > max as usize) => true,
         Some(bytes) => link.send(bytes).await.is_ok(),
         None => true,
+    }
+}
+
+#[cfg(test)]
+mod crash_fault_tests {
+    use super::subscription_identifier_count;
+
+    #[test]
+    fn counts_subscription_identifiers_of_a_subscribe() {
+        // SUBSCRIBE id 2, properties: Subscription Identifier 6, filter "a" QoS 0.
+        let once = [
+            0x82, 0x08, 0x00, 0x02, 0x02, 0x0b, 0x06, 0x00, 0x01, b'a', 0x00,
+        ];
+        assert_eq!(subscription_identifier_count(&once), 1);
+        // The same with the property given twice.
+        let twice = [
+            0x82, 0x0a, 0x00, 0x02, 0x04, 0x0b, 0x06, 0x0b, 0x06, 0x00, 0x01, b'a', 0x00,
+        ];
+        assert_eq!(subscription_identifier_count(&twice), 2);
+        // A PUBLISH is no SUBSCRIBE.
+        assert_eq!(subscription_identifier_count(&[0x30, 0x02, 0x0b, 0x0b]), 0);
     }
 }

@@ -66,6 +66,9 @@ pub enum MqttFault {
     AuthMethodDropped,
     /// 5.0: a failed re-authentication is ignored: no DISCONNECT, no close.
     ReauthFailureIgnored,
+    /// 5.0: the broker process aborts on a SUBSCRIBE carrying its Subscription Identifier twice,
+    /// once the connection has handled another packet after CONNECT (a crash for the fuzzer to find).
+    CrashMqtt5Deep,
 }
 
 impl MqttFault {
@@ -101,6 +104,7 @@ impl MqttFault {
         MqttFault::OversizeReasonString,
         MqttFault::AuthMethodDropped,
         MqttFault::ReauthFailureIgnored,
+        MqttFault::CrashMqtt5Deep,
     ];
 
     /// The kebab-case name used by `--fault`.
@@ -136,6 +140,7 @@ impl MqttFault {
             MqttFault::OversizeReasonString => "oversize-reason-string",
             MqttFault::AuthMethodDropped => "auth-method-dropped",
             MqttFault::ReauthFailureIgnored => "reauth-failure-ignored",
+            MqttFault::CrashMqtt5Deep => "crash-mqtt5-deep",
         }
     }
 
@@ -229,6 +234,9 @@ impl MqttFault {
             }
             MqttFault::ReauthFailureIgnored => {
                 "keeps the connection open after a failed re-authentication (breaks MQTT-4.12.1-2)"
+            }
+            MqttFault::CrashMqtt5Deep => {
+                "5.0: the process aborts on a SUBSCRIBE with a duplicated Subscription Identifier as the third packet of a session or later (a crash for `wirecheck fuzz`)"
             }
         }
     }

@@ -43,6 +43,9 @@ pub enum XmppFault {
     OpenWithoutTo,
     /// Accepts any WebSocket upgrade and selects the first subprotocol offered, `xmpp` or not (RFC7395-3.1-2).
     EchoSubprotocol,
+    /// After resource binding, the server process aborts on an `<iq>` whose start tag carries
+    /// its 'id' attribute twice (a crash for the fuzzer to find).
+    CrashXmppAfterLogin,
 }
 
 /// Error for an unknown fault name.
@@ -71,6 +74,7 @@ impl XmppFault {
         XmppFault::StanzaBeforeBindIgnored,
         XmppFault::OpenWithoutTo,
         XmppFault::EchoSubprotocol,
+        XmppFault::CrashXmppAfterLogin,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -94,6 +98,7 @@ impl XmppFault {
             Self::StanzaBeforeBindIgnored => "stanza-before-bind-ignored",
             Self::OpenWithoutTo => "open-without-to",
             Self::EchoSubprotocol => "echo-subprotocol",
+            Self::CrashXmppAfterLogin => "crash-xmpp-after-login",
         }
     }
 
@@ -151,6 +156,9 @@ impl XmppFault {
             }
             Self::EchoSubprotocol => {
                 "accepts any WebSocket upgrade and selects the first subprotocol offered, xmpp or not (RFC7395-3.1-2)"
+            }
+            Self::CrashXmppAfterLogin => {
+                "the process aborts on an <iq> with a doubled 'id' attribute after login (a crash for `wirecheck fuzz`)"
             }
         }
     }

@@ -137,10 +137,34 @@ impl Session {
         std::mem::take(&mut self.out)
     }
 
+    /// Whether `text` starts with an `<iq` start tag that has the attribute `id` more than once
+    /// (fault `crash-xmpp-after-login`).
+    fn iq_with_doubled_id(text: &str) -> bool {
+        let t = text.trim_start();
+        let Some(rest) = t.strip_prefix("<iq") else {
+            return false;
+        };
+        if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+            return false;
+        }
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        tag.split(|c: char| c.is_ascii_whitespace())
+            .filter(|w| w.starts_with("id="))
+            .count()
+            >= 2
+    }
+
     /// Handles one WebSocket text message.
     pub fn on_text(&mut self, text: &str) -> Vec<Out> {
         if self.phase == Phase::Closed {
             return Vec::new();
+        }
+        if self.phase == Phase::Bound
+            && self.fault(XmppFault::CrashXmppAfterLogin)
+            && Self::iq_with_doubled_id(text)
+        {
+            eprintln!("reference XMPP server: fault crash-xmpp-after-login: aborting");
+            std::process::abort();
         }
         match parse_message(text) {
             // RFC 7395 forbids whitespace keepalives, but ignoring them harms no one.
