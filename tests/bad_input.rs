@@ -334,10 +334,7 @@ fn table() -> Vec<Bad> {
         ),
         bad(
             "same_account_as: an unknown actor",
-            case(
-                "s.yaml",
-                x("bob: {}", "bob: { same_account_as: carol }"),
-            ),
+            case("s.yaml", x("bob: {}", "bob: { same_account_as: carol }")),
             &list("s.yaml"),
             2,
             "error: actor `bob`: field `same_account_as`: `carol` is not an actor of this case",

@@ -50,6 +50,10 @@ const PROVEN: &[&str] = &[
     "advertise-starttls",
     "error-without-open",
     "scram-bad-server-signature",
+    "iq-unknown-answered-result",
+    "negative-priority-delivered",
+    "error-message-delivered",
+    "bare-presence-one-resource",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -112,6 +116,10 @@ fn every_fault_switch_has_a_proof() {
 #[case::advertise_starttls("advertise-starttls")]
 #[case::error_without_open("error-without-open")]
 #[case::scram_bad_server_signature("scram-bad-server-signature")]
+#[case::iq_unknown_answered_result("iq-unknown-answered-result")]
+#[case::negative_priority_delivered("negative-priority-delivered")]
+#[case::error_message_delivered("error-message-delivered")]
+#[case::bare_presence_one_resource("bare-presence-one-resource")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

@@ -618,9 +618,9 @@ impl ActorSession for XmppActor {
         // not ordered); they are held for later steps. Stream-level elements never are.
         let skip = |m: &Inbound<Element>| {
             wanted.iter().all(is_stanza)
-                && m.message.as_ref().is_some_and(|el| {
-                    is_stanza(el) && wanted.iter().all(|w| el.name != w.name)
-                })
+                && m.message
+                    .as_ref()
+                    .is_some_and(|el| is_stanza(el) && wanted.iter().all(|w| el.name != w.name))
         };
         match self.link.recv_skipping(cx.deadline, skip).await {
             Recv::Message(m) => match &m.message {
@@ -641,17 +641,16 @@ impl ActorSession for XmppActor {
                             break;
                         }
                     }
-                    result
-                        .map_err(|e| match e {
-                            MatchError::Differs(mm) => {
-                                Failure::check(Vec::new(), format!("element differs: {mm}"))
-                                    .with_diff(text.clone(), m.data.summary.clone())
-                            }
-                            // An undecidable pattern is the case's problem, not the server's.
-                            MatchError::TooAmbiguous { .. } => {
-                                Failure::infra(format!("expect: field `xml`: {e}"))
-                            }
-                        })
+                    result.map_err(|e| match e {
+                        MatchError::Differs(mm) => {
+                            Failure::check(Vec::new(), format!("element differs: {mm}"))
+                                .with_diff(text.clone(), m.data.summary.clone())
+                        }
+                        // An undecidable pattern is the case's problem, not the server's.
+                        MatchError::TooAmbiguous { .. } => {
+                            Failure::infra(format!("expect: field `xml`: {e}"))
+                        }
+                    })
                 }
                 None => Err(Failure::check(
                     Vec::new(),

@@ -31,6 +31,14 @@ pub enum XmppFault {
     /// Adds `xml:lang='en'` to the presence it reflects to its sender: harmless, asserted by no
     /// case, seen only by the snapshot.
     ExtraPresenceAttribute,
+    /// Answers an iq get/set with an unknown payload with a result (RFC6120-10.3.3-3).
+    IqUnknownAnsweredResult,
+    /// Delivers bare-JID messages to resources with negative priority too (RFC6121-8.5.2.1.1-12).
+    NegativePriorityDelivered,
+    /// Delivers a message of type error sent to a bare JID (RFC6121-8.5.2.1.1-11).
+    ErrorMessageDelivered,
+    /// Delivers presence to a bare JID to one available resource only (RFC6121-8.5.2.1.2-1).
+    BarePresenceOneResource,
 }
 
 /// Error for an unknown fault name.
@@ -53,6 +61,10 @@ impl XmppFault {
         XmppFault::ErrorWithoutOpen,
         XmppFault::ScramBadServerSignature,
         XmppFault::ExtraPresenceAttribute,
+        XmppFault::IqUnknownAnsweredResult,
+        XmppFault::NegativePriorityDelivered,
+        XmppFault::ErrorMessageDelivered,
+        XmppFault::BarePresenceOneResource,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -70,6 +82,10 @@ impl XmppFault {
             Self::ErrorWithoutOpen => "error-without-open",
             Self::ScramBadServerSignature => "scram-bad-server-signature",
             Self::ExtraPresenceAttribute => "extra-presence-attribute",
+            Self::IqUnknownAnsweredResult => "iq-unknown-answered-result",
+            Self::NegativePriorityDelivered => "negative-priority-delivered",
+            Self::ErrorMessageDelivered => "error-message-delivered",
+            Self::BarePresenceOneResource => "bare-presence-one-resource",
         }
     }
 
@@ -109,6 +125,18 @@ impl XmppFault {
             }
             Self::ExtraPresenceAttribute => {
                 "adds xml:lang='en' to the presence it reflects to the sender (breaks no rule; only a snapshot sees it)"
+            }
+            Self::IqUnknownAnsweredResult => {
+                "answers an iq get/set whose payload it does not understand with a result, not <service-unavailable/> (RFC6120-10.3.3-3)"
+            }
+            Self::NegativePriorityDelivered => {
+                "delivers messages to a bare JID to resources with negative priority too (RFC6121-8.5.2.1.1-12)"
+            }
+            Self::ErrorMessageDelivered => {
+                "delivers a message of type error addressed to a bare JID instead of ignoring it (RFC6121-8.5.2.1.1-11)"
+            }
+            Self::BarePresenceOneResource => {
+                "delivers presence addressed to a bare JID to only one of the available resources (RFC6121-8.5.2.1.2-1)"
             }
         }
     }
