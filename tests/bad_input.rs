@@ -332,6 +332,28 @@ fn table() -> Vec<Bad> {
             "error: actor `alice`: field `account`: `mine` is not supported; the only form is `account: pool` (lease any free account of the target's pool), which is also the default",
             Some("  --> a.yaml:5:9"),
         ),
+        bad(
+            "same_account_as: an unknown actor",
+            case("s.yaml", x("bob: {}", "bob: { same_account_as: carol }")),
+            &list("s.yaml"),
+            2,
+            "error: actor `bob`: field `same_account_as`: `carol` is not an actor of this case",
+            Some("  --> s.yaml:5:9"),
+        ),
+        bad(
+            "same_account_as: a chain",
+            case(
+                "s2.yaml",
+                x(
+                    "alice: {}, bob: {}",
+                    "alice: { same_account_as: bob }, bob: { same_account_as: alice }",
+                ),
+            ),
+            &list("s2.yaml"),
+            2,
+            "error: actor `alice`: field `same_account_as`: `bob` itself shares another actor's account; name that actor instead",
+            Some("  --> s2.yaml:5:9"),
+        ),
         // ---- template mistakes, found when the case is loaded
         bad(
             "{nosuch}",

@@ -59,6 +59,10 @@ const PROVEN: &[&str] = &[
     "stanza-before-bind-ignored",
     "open-without-to",
     "echo-subprotocol",
+    "iq-unknown-answered-result",
+    "negative-priority-delivered",
+    "error-message-delivered",
+    "bare-presence-one-resource",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -132,6 +136,10 @@ fn every_fault_switch_has_a_proof() {
 #[case::stanza_before_bind_ignored("stanza-before-bind-ignored")]
 #[case::open_without_to("open-without-to")]
 #[case::echo_subprotocol("echo-subprotocol")]
+#[case::iq_unknown_answered_result("iq-unknown-answered-result")]
+#[case::negative_priority_delivered("negative-priority-delivered")]
+#[case::error_message_delivered("error-message-delivered")]
+#[case::bare_presence_one_resource("bare-presence-one-resource")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

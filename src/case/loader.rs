@@ -43,6 +43,14 @@ pub struct Case {
 }
 
 impl Case {
+    /// How many accounts the case leases: one per actor, except actors that share another's.
+    pub fn accounts_needed(&self) -> usize {
+        self.actors
+            .values()
+            .filter(|a| a.same_account_as.is_none())
+            .count()
+    }
+
     /// The statement list this case's ids belong to.
     pub fn spec_set(&self) -> SpecSet {
         spec_set(self.protocol, self.version.as_deref())

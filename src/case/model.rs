@@ -101,6 +101,10 @@ pub struct ActorDoc {
     /// XMPP resource (default: unique per run, case and actor).
     #[serde(default, deserialize_with = "strict_text")]
     pub resource: Option<String>,
+    /// XMPP: log in to the same account as this other actor (two resources of one user) instead
+    /// of leasing one of its own.
+    #[serde(default, deserialize_with = "strict_text")]
+    pub same_account_as: Option<String>,
 }
 
 /// One step of a case.
@@ -429,6 +433,14 @@ pub struct ExpectStep {
     /// XMPP element pattern.
     #[serde(default)]
     pub xml: Option<String>,
+    /// XMPP: the element matches one of these patterns (tried in order), for legal server
+    /// choices such as different error types; instead of `xml`.
+    #[serde(default)]
+    pub xml_one_of: Vec<String>,
+    /// When nothing arrives before the deadline, the check passes: for a server that may
+    /// legally stay silent (a message to an unknown user is either ignored or bounced).
+    #[serde(default)]
+    pub absent_ok: bool,
     /// Exact bytes.
     #[serde(default)]
     pub bytes: Option<String>,

@@ -207,6 +207,7 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
         let wrong = match doc.protocol {
             Protocol::Mqtt if actor.account.is_some() => Some("account"),
             Protocol::Mqtt if actor.resource.is_some() => Some("resource"),
+            Protocol::Mqtt if actor.same_account_as.is_some() => Some("same_account_as"),
             Protocol::Xmpp if actor.client_id.is_some() => Some("client_id"),
             _ => None,
         };
@@ -228,6 +229,25 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
                     "actor `{name}`: field `account`: `{a}` is not supported; the only form is `account: pool` (lease any free account of the target's pool), which is also the default"
                 ),
             ));
+        }
+        if let Some(other) = &actor.same_account_as {
+            let why = match doc.actors.value.get(other) {
+                None => Some(format!("`{other}` is not an actor of this case")),
+                Some(_) if other == name => Some("an actor cannot name itself".to_string()),
+                Some(o) if o.same_account_as.is_some() => Some(format!(
+                    "`{other}` itself shares another actor's account; name that actor instead"
+                )),
+                Some(_) if actor.account.is_some() => {
+                    Some("it cannot be combined with `account`".to_string())
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                return Err(cx.err(
+                    &doc.actors,
+                    format!("actor `{name}`: field `same_account_as`: {why}"),
+                ));
+            }
         }
     }
     if doc.steps.is_empty() {
@@ -427,10 +447,33 @@ fn check_step(
                     "`expect`: field `settle` applies with `exactly_one_of` only".to_string(),
                 ));
             }
-            let forms = [e.packet.is_some(), e.xml.is_some(), e.bytes.is_some()];
+            let forms = [
+                e.packet.is_some(),
+                e.xml.is_some(),
+                !e.xml_one_of.is_empty(),
+                e.bytes.is_some(),
+            ];
             if forms.iter().filter(|b| **b).count() != 1 {
                 return Err(err(
-                    "`expect`: give exactly one of `packet`, `xml`, `bytes`".to_string(),
+                    "`expect`: give exactly one of `packet`, `xml`, `xml_one_of`, `bytes`"
+                        .to_string(),
+                ));
+            }
+            for x in &e.xml_one_of {
+                only(Protocol::Xmpp, "expect.xml_one_of")?;
+                crate::xmpp::template::validate_pattern(x)
+                    .map_err(|m| err(format!("`expect`: field `xml_one_of`: {m}")))?;
+            }
+            if e.xml_one_of.len() == 1 {
+                return Err(err(
+                    "`expect`: field `xml_one_of` needs at least two patterns (for one, use `xml`)"
+                        .to_string(),
+                ));
+            }
+            if e.absent_ok && (!e.exactly_one_of.is_empty() || e.skip_unless.is_some()) {
+                return Err(err(
+                    "`expect`: `absent_ok` does not combine with `exactly_one_of` or `skip_unless`"
+                        .to_string(),
                 ));
             }
             if let Some(p) = &e.packet {
@@ -443,7 +486,7 @@ fn check_step(
                 crate::xmpp::template::validate_pattern(x)
                     .map_err(|m| err(format!("`expect`: field `xml`: {m}")))?;
             }
-            if e.ordered && e.xml.is_none() {
+            if e.ordered && e.xml.is_none() && e.xml_one_of.is_empty() {
                 return Err(err(
                     "`expect`: field `ordered` applies to `xml` patterns only (MQTT `packet` lists always match in order)"
                         .to_string(),
@@ -764,6 +807,18 @@ impl Scope {
                     self.text(x, &ctx("xml"))?;
                     for name in xml_captures(x) {
                         self.bind(&name);
+                    }
+                }
+                for x in &e.xml_one_of {
+                    self.text(x, &ctx("xml_one_of"))?;
+                }
+                // A capture binds only when its alternative matched: later steps cannot rely
+                // on it, so only captures common to every alternative count as bound.
+                if let Some((first, rest)) = e.xml_one_of.split_first() {
+                    for name in xml_captures(first) {
+                        if rest.iter().all(|x| xml_captures(x).contains(&name)) {
+                            self.bind(&name);
+                        }
                     }
                 }
             }

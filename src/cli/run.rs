@@ -319,7 +319,8 @@ fn check_writable(flag: &str, path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// An XMPP case leases one account per actor: the pool must hold enough for the largest case.
+/// An XMPP case leases one account per actor (bar `same_account_as` actors): the pool must hold
+/// enough for the largest case.
 fn check_pool(target: &Target, cases: &[Case]) -> Result<(), CliError> {
     let Some(x) = &target.xmpp else {
         return Ok(());
@@ -327,11 +328,11 @@ fn check_pool(target: &Target, cases: &[Case]) -> Result<(), CliError> {
     let Some(biggest) = cases
         .iter()
         .filter(|c| c.protocol == Protocol::Xmpp)
-        .max_by_key(|c| c.actors.len())
+        .max_by_key(|c| c.accounts_needed())
     else {
         return Ok(());
     };
-    let wanted = biggest.actors.len();
+    let wanted = biggest.accounts_needed();
     let have = x.pool.len();
     if have >= wanted {
         return Ok(());
@@ -348,9 +349,15 @@ fn check_pool(target: &Target, cases: &[Case]) -> Result<(), CliError> {
         )
     };
     Err(CliError::BadInput(format!(
-        "the selected XMPP cases need {wanted} account{} (case `{}` has {wanted} actors), but the target's account pool has {have}: {how}",
+        "the selected XMPP cases need {wanted} account{} (case `{}` has {} actors{}), but the target's account pool has {have}: {how}",
         if wanted == 1 { "" } else { "s" },
-        biggest.id
+        biggest.id,
+        biggest.actors.len(),
+        if biggest.actors.len() == wanted {
+            String::new()
+        } else {
+            format!(" on {wanted} accounts")
+        }
     )))
 }
 

@@ -216,13 +216,27 @@ impl Protocol for XmppProtocol {
             .as_ref()
             .ok_or_else(|| Failure::infra("target has no XMPP endpoint"))?;
         vars.set("domain", x.domain.as_str());
+        // Actors with `same_account_as` take the account of the actor they name (checked at
+        // load time to name one that leases its own), so only the others lease.
+        let owners: Vec<&str> = case
+            .actors
+            .iter()
+            .filter(|(_, d)| d.same_account_as.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect();
         let lease = x
             .pool
-            .lease(case.actors.len(), LEASE_WAIT)
+            .lease(owners.len(), LEASE_WAIT)
             .await
             .map_err(|e| Failure::infra(format!("account pool: {e}")))?;
         let mut identities = BTreeMap::new();
-        for (i, ((name, doc), account)) in case.actors.iter().zip(&lease.accounts).enumerate() {
+        for (i, (name, doc)) in case.actors.iter().enumerate() {
+            let owner = doc.same_account_as.as_deref().unwrap_or(name.as_str());
+            let account = owners
+                .iter()
+                .position(|o| *o == owner)
+                .and_then(|k| lease.accounts.get(k))
+                .ok_or_else(|| Failure::infra(format!("no account for `{name}`")))?;
             let resource = doc
                 .resource
                 .clone()
@@ -594,24 +608,34 @@ impl ActorSession for XmppActor {
     }
 
     async fn expect(&mut self, step: &ExpectStep, cx: &mut StepCx<'_>) -> Result<(), Failure> {
-        let Some(x) = &step.xml else {
+        let sources: Vec<&String> = step.xml.iter().chain(&step.xml_one_of).collect();
+        if sources.is_empty() {
             return Err(Failure::infra("expect: an XMPP expect needs `xml`"));
-        };
-        let text = cx
-            .vars
-            .interpolate(x)
-            .map_err(|e| Failure::infra(format!("expect: {e}")))?;
-        let pattern = Pattern::parse(&text)
-            .map_err(|e| Failure::infra(format!("expect: field `xml`: {e}")))?;
-        let want = pattern.element().clone();
+        }
+        let mut patterns = Vec::with_capacity(sources.len());
+        for x in sources {
+            let text = cx
+                .vars
+                .interpolate(x)
+                .map_err(|e| Failure::infra(format!("expect: {e}")))?;
+            let pattern = Pattern::parse(&text)
+                .map_err(|e| Failure::infra(format!("expect: field `xml`: {e}")))?;
+            patterns.push((text, pattern));
+        }
+        let text = patterns
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("\n or ");
+        let wanted: Vec<Element> = patterns.iter().map(|(_, p)| p.element().clone()).collect();
         let waited = cx.deadline.saturating_duration_since(Instant::now());
         // Stanzas of another kind than the one awaited may come first (different senders are
         // not ordered); they are held for later steps. Stream-level elements never are.
         let skip = |m: &Inbound<Element>| {
-            is_stanza(&want)
+            wanted.iter().all(is_stanza)
                 && m.message
                     .as_ref()
-                    .is_some_and(|el| is_stanza(el) && el.name != want.name)
+                    .is_some_and(|el| is_stanza(el) && wanted.iter().all(|w| el.name != w.name))
         };
         match self.link.recv_skipping(cx.deadline, skip).await {
             Recv::Message(m) => match &m.message {
@@ -623,19 +647,26 @@ impl ActorSession for XmppActor {
                         exact: step.exact,
                         ordered: step.ordered,
                     };
-                    pattern
-                        .matches_with(el, cx.vars, mode)
-                        .map_err(|e| match e {
-                            MatchError::Differs(mm) => {
-                                Failure::check(Vec::new(), format!("element differs: {mm}"))
-                                    .with_diff(text.clone(), m.data.summary.clone())
-                                    .mismatched()
-                            }
-                            // An undecidable pattern is the case's problem, not the server's.
-                            MatchError::TooAmbiguous { .. } => {
-                                Failure::infra(format!("expect: field `xml`: {e}"))
-                            }
-                        })
+                    // Alternatives are tried in order; the first that matches binds its
+                    // captures, and a mismatch of all reports the last one's difference.
+                    let mut result = Ok(());
+                    for (_, pattern) in &patterns {
+                        result = pattern.matches_with(el, cx.vars, mode);
+                        if result.is_ok() {
+                            break;
+                        }
+                    }
+                    result.map_err(|e| match e {
+                        MatchError::Differs(mm) => {
+                            Failure::check(Vec::new(), format!("element differs: {mm}"))
+                                .with_diff(text.clone(), m.data.summary.clone())
+                                .mismatched()
+                        }
+                        // An undecidable pattern is the case's problem, not the server's.
+                        MatchError::TooAmbiguous { .. } => {
+                            Failure::infra(format!("expect: field `xml`: {e}"))
+                        }
+                    })
                 }
                 None => Err(Failure::check(
                     Vec::new(),

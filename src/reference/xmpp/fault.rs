@@ -46,6 +46,14 @@ pub enum XmppFault {
     /// After resource binding, the server process aborts on an `<iq>` whose start tag carries
     /// its 'id' attribute twice (a crash for the fuzzer to find).
     CrashXmppAfterLogin,
+    /// Answers an iq get/set with an unknown payload with a result (RFC6120-10.3.3-3).
+    IqUnknownAnsweredResult,
+    /// Delivers bare-JID messages to resources with negative priority too (RFC6121-8.5.2.1.1-12).
+    NegativePriorityDelivered,
+    /// Delivers a message of type error sent to a bare JID (RFC6121-8.5.2.1.1-11).
+    ErrorMessageDelivered,
+    /// Delivers presence to a bare JID to one available resource only (RFC6121-8.5.2.1.2-1).
+    BarePresenceOneResource,
 }
 
 /// Error for an unknown fault name.
@@ -75,6 +83,10 @@ impl XmppFault {
         XmppFault::OpenWithoutTo,
         XmppFault::EchoSubprotocol,
         XmppFault::CrashXmppAfterLogin,
+        XmppFault::IqUnknownAnsweredResult,
+        XmppFault::NegativePriorityDelivered,
+        XmppFault::ErrorMessageDelivered,
+        XmppFault::BarePresenceOneResource,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -99,6 +111,10 @@ impl XmppFault {
             Self::OpenWithoutTo => "open-without-to",
             Self::EchoSubprotocol => "echo-subprotocol",
             Self::CrashXmppAfterLogin => "crash-xmpp-after-login",
+            Self::IqUnknownAnsweredResult => "iq-unknown-answered-result",
+            Self::NegativePriorityDelivered => "negative-priority-delivered",
+            Self::ErrorMessageDelivered => "error-message-delivered",
+            Self::BarePresenceOneResource => "bare-presence-one-resource",
         }
     }
 
@@ -159,6 +175,18 @@ impl XmppFault {
             }
             Self::CrashXmppAfterLogin => {
                 "the process aborts on an <iq> with a doubled 'id' attribute after login (a crash for `wirecheck fuzz`)"
+            }
+            Self::IqUnknownAnsweredResult => {
+                "answers an iq get/set whose payload it does not understand with a result, not <service-unavailable/> (RFC6120-10.3.3-3)"
+            }
+            Self::NegativePriorityDelivered => {
+                "delivers messages to a bare JID to resources with negative priority too (RFC6121-8.5.2.1.1-12)"
+            }
+            Self::ErrorMessageDelivered => {
+                "delivers a message of type error addressed to a bare JID instead of ignoring it (RFC6121-8.5.2.1.1-11)"
+            }
+            Self::BarePresenceOneResource => {
+                "delivers presence addressed to a bare JID to only one of the available resources (RFC6121-8.5.2.1.2-1)"
             }
         }
     }

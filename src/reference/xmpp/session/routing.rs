@@ -201,10 +201,14 @@ impl Session {
                     Some(r) => self.deliver(&r, xml),
                     None if ty.as_deref() == Some("error") => {}
                     None => {
-                        for r in self.shared.router.resources(&tbare) {
-                            if r.available {
-                                self.deliver(&r, xml.clone());
-                            }
+                        let one = self.fault(XmppFault::BarePresenceOneResource);
+                        let available = self.shared.router.resources(&tbare).into_iter();
+                        for r in
+                            available
+                                .filter(|r| r.available)
+                                .take(if one { 1 } else { usize::MAX })
+                        {
+                            self.deliver(&r, xml.clone());
                         }
                     }
                 }
@@ -310,6 +314,17 @@ impl Session {
             .into_iter()
             .filter(|r| r.available && r.priority >= 0)
             .collect();
+        // The fault adds the negative-priority resources to whatever would be delivered.
+        let negative: Vec<Resource> = if self.fault(XmppFault::NegativePriorityDelivered) {
+            let all = self.shared.router.resources(bare).into_iter();
+            all.filter(|r| r.available && r.priority < 0).collect()
+        } else {
+            Vec::new()
+        };
+        let ty = match ty {
+            MsgType::Error if self.fault(XmppFault::ErrorMessageDelivered) => MsgType::Normal,
+            t => t,
+        };
         match ty {
             MsgType::Error => {}
             MsgType::Groupchat => self.error_to_sender(&el, "cancel", "service-unavailable", me),
@@ -325,7 +340,11 @@ impl Session {
                     return;
                 };
                 let xml = self.stamp_message(el, me);
-                for r in candidates.iter().filter(|r| r.priority == best) {
+                for r in candidates
+                    .iter()
+                    .filter(|r| r.priority == best)
+                    .chain(&negative)
+                {
                     self.deliver(r, xml.clone());
                 }
             }
@@ -396,7 +415,7 @@ impl Session {
         let known = el.elements().next().is_some_and(|p| {
             (p.is("ping", ns::PING) && ty == "get") || (p.is("session", ns::SESSION) && ty == "set")
         });
-        if !known {
+        if !known && !self.fault(XmppFault::IqUnknownAnsweredResult) {
             if !self.fault(XmppFault::IqUnknownIgnored) {
                 self.error_to_sender(&el, "cancel", "service-unavailable", me);
             }
