@@ -50,6 +50,12 @@ const PROVEN: &[&str] = &[
     "advertise-starttls",
     "error-without-open",
     "scram-bad-server-signature",
+    "no-roster-push",
+    "auto-approve-subscription",
+    "no-unavailable-on-drop",
+    "subscription-full-from",
+    "no-probe-answer",
+    "empty-roster-error",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -112,6 +118,12 @@ fn every_fault_switch_has_a_proof() {
 #[case::advertise_starttls("advertise-starttls")]
 #[case::error_without_open("error-without-open")]
 #[case::scram_bad_server_signature("scram-bad-server-signature")]
+#[case::no_roster_push("no-roster-push")]
+#[case::auto_approve_subscription("auto-approve-subscription")]
+#[case::no_unavailable_on_drop("no-unavailable-on-drop")]
+#[case::subscription_full_from("subscription-full-from")]
+#[case::no_probe_answer("no-probe-answer")]
+#[case::empty_roster_error("empty-roster-error")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

@@ -101,6 +101,9 @@ pub struct ActorDoc {
     /// XMPP resource (default: unique per run, case and actor).
     #[serde(default, deserialize_with = "strict_text")]
     pub resource: Option<String>,
+    /// XMPP: log in with the account leased for this other actor (a second resource of it).
+    #[serde(default, deserialize_with = "strict_text")]
+    pub same_account_as: Option<String>,
 }
 
 /// One step of a case.

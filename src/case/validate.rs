@@ -201,6 +201,7 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
         let wrong = match doc.protocol {
             Protocol::Mqtt if actor.account.is_some() => Some("account"),
             Protocol::Mqtt if actor.resource.is_some() => Some("resource"),
+            Protocol::Mqtt if actor.same_account_as.is_some() => Some("same_account_as"),
             Protocol::Xmpp if actor.client_id.is_some() => Some("client_id"),
             _ => None,
         };
@@ -212,6 +213,25 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
                     doc.protocol
                 ),
             ));
+        }
+        if let Some(other) = &actor.same_account_as {
+            let why = match doc.actors.value.get(other) {
+                None => Some("names no actor of this case".to_string()),
+                Some(o) if o.same_account_as.is_some() => Some(format!(
+                    "names actor `{other}`, which itself uses another actor's account"
+                )),
+                Some(_) if other == name => Some("names the actor itself".to_string()),
+                Some(_) if actor.account.is_some() => {
+                    Some("cannot be combined with `account`".to_string())
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                return Err(cx.err(
+                    &doc.actors,
+                    format!("actor `{name}`: field `same_account_as`: `{other}` {why}"),
+                ));
+            }
         }
         if let Some(a) = &actor.account
             && a != "pool"

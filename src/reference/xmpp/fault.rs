@@ -31,6 +31,18 @@ pub enum XmppFault {
     /// Adds `xml:lang='en'` to the presence it reflects to its sender: harmless, asserted by no
     /// case, seen only by the snapshot.
     ExtraPresenceAttribute,
+    /// Answers a roster set without pushing the item to the interested resources (RFC6121-2.3.2-3).
+    NoRosterPush,
+    /// Approves every inbound subscription request on the contact's behalf (RFC6121-3.1.3-5).
+    AutoApproveSubscription,
+    /// Sends no unavailable presence to subscribers when a connection drops (RFC6121-4.5.2-6).
+    NoUnavailableOnDrop,
+    /// Stamps the sender's full JID on subscription presence (RFC6121-3-1).
+    SubscriptionFullFrom,
+    /// Does not answer the implicit probe of initial presence with contacts' presence (RFC6121-4.3.2-9).
+    NoProbeAnswer,
+    /// Answers a roster get on an empty roster with an error (RFC6121-2.1.4-1).
+    EmptyRosterError,
 }
 
 /// Error for an unknown fault name.
@@ -53,6 +65,12 @@ impl XmppFault {
         XmppFault::ErrorWithoutOpen,
         XmppFault::ScramBadServerSignature,
         XmppFault::ExtraPresenceAttribute,
+        XmppFault::NoRosterPush,
+        XmppFault::AutoApproveSubscription,
+        XmppFault::NoUnavailableOnDrop,
+        XmppFault::SubscriptionFullFrom,
+        XmppFault::NoProbeAnswer,
+        XmppFault::EmptyRosterError,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -70,6 +88,12 @@ impl XmppFault {
             Self::ErrorWithoutOpen => "error-without-open",
             Self::ScramBadServerSignature => "scram-bad-server-signature",
             Self::ExtraPresenceAttribute => "extra-presence-attribute",
+            Self::NoRosterPush => "no-roster-push",
+            Self::AutoApproveSubscription => "auto-approve-subscription",
+            Self::NoUnavailableOnDrop => "no-unavailable-on-drop",
+            Self::SubscriptionFullFrom => "subscription-full-from",
+            Self::NoProbeAnswer => "no-probe-answer",
+            Self::EmptyRosterError => "empty-roster-error",
         }
     }
 
@@ -109,6 +133,24 @@ impl XmppFault {
             }
             Self::ExtraPresenceAttribute => {
                 "adds xml:lang='en' to the presence it reflects to the sender (breaks no rule; only a snapshot sees it)"
+            }
+            Self::NoRosterPush => {
+                "answers a roster set with a result but pushes the item to no interested resource (RFC6121-2.3.2-3)"
+            }
+            Self::AutoApproveSubscription => {
+                "approves an inbound subscription request itself instead of delivering it to the contact (RFC6121-3.1.3-5)"
+            }
+            Self::NoUnavailableOnDrop => {
+                "sends subscribers no unavailable presence when a connection drops without <close/> (RFC6121-4.5.2-6)"
+            }
+            Self::SubscriptionFullFrom => {
+                "stamps the sender's full JID, not its bare JID, on subscription presence (RFC6121-3-1)"
+            }
+            Self::NoProbeAnswer => {
+                "does not send a new presence session the current presence of the contacts it is subscribed to (RFC6121-4.3.2-9)"
+            }
+            Self::EmptyRosterError => {
+                "answers a roster get on an empty roster with an <item-not-found/> error (RFC6121-2.1.4-1)"
             }
         }
     }

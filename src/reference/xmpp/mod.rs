@@ -1,6 +1,7 @@
 //! The built-in reference XMPP-over-WebSocket server (RFC 7395), wirecheck's zero-setup default target.
 
 mod fault;
+mod roster;
 mod router;
 mod session;
 #[cfg(test)]
@@ -119,6 +120,7 @@ pub async fn start(config: XmppServerConfig) -> std::io::Result<XmppServerHandle
             .collect::<HashMap<_, _>>(),
         faults: config.faults,
         router: Router::default(),
+        rosters: roster::Rosters::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stopped));
