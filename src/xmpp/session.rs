@@ -571,9 +571,11 @@ fn other_presence_sender(el: &Element, want: &Element) -> bool {
     }
     // Unavailable presence from a bare JID says only "no available resource"; a server may
     // send it whenever it answers a probe or acknowledges a subscription request (prosody
-    // does both), so it is held unless unavailable presence is what the pattern awaits.
+    // does both), so it is held unless the pattern awaits unavailable presence from a bare JID.
+    let awaits_bare_unavailable = want.attr("type") == Some("unavailable")
+        && want.attr("from").is_none_or(|f| !f.contains('/'));
     if el.attr("type") == Some("unavailable")
-        && want.attr("type") != Some("unavailable")
+        && !awaits_bare_unavailable
         && el.attr("from").is_some_and(|f| !f.contains('/'))
     {
         return true;
