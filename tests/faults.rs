@@ -63,6 +63,12 @@ const PROVEN: &[&str] = &[
     "negative-priority-delivered",
     "error-message-delivered",
     "bare-presence-one-resource",
+    "no-roster-push",
+    "auto-approve-subscription",
+    "no-unavailable-on-drop",
+    "subscription-full-from",
+    "no-probe-answer",
+    "empty-roster-error",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -140,6 +146,12 @@ fn every_fault_switch_has_a_proof() {
 #[case::negative_priority_delivered("negative-priority-delivered")]
 #[case::error_message_delivered("error-message-delivered")]
 #[case::bare_presence_one_resource("bare-presence-one-resource")]
+#[case::no_roster_push("no-roster-push")]
+#[case::auto_approve_subscription("auto-approve-subscription")]
+#[case::no_unavailable_on_drop("no-unavailable-on-drop")]
+#[case::subscription_full_from("subscription-full-from")]
+#[case::no_probe_answer("no-probe-answer")]
+#[case::empty_roster_error("empty-roster-error")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

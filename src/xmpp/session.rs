@@ -258,6 +258,7 @@ impl Protocol for XmppProtocol {
         Ok(Box::new(XmppCase {
             endpoint: x.endpoint.clone(),
             identities,
+            touches_roster: touches_roster(case),
             _lease: lease,
         }))
     }
@@ -267,6 +268,8 @@ impl Protocol for XmppProtocol {
 struct XmppCase {
     endpoint: Endpoint,
     identities: BTreeMap<String, XmppIdentity>,
+    /// The case sends roster iqs or subscription presence: cleanup restores the rosters.
+    touches_roster: bool,
     _lease: Lease,
 }
 
@@ -304,7 +307,22 @@ impl CaseState for XmppCase {
     async fn cleanup(
         &mut self,
         sessions: Vec<Box<dyn ActorSession>>,
-        _env: &LinkEnv,
+        env: &LinkEnv,
+        deadline: Instant,
+    ) -> Vec<String> {
+        let mut notes = self.close_sessions(sessions, deadline).await;
+        if self.touches_roster {
+            notes.extend(self.restore_rosters(env, deadline).await);
+        }
+        notes
+    }
+}
+
+impl XmppCase {
+    /// Closes every stream still open with the `<close/>` handshake.
+    async fn close_sessions(
+        &mut self,
+        sessions: Vec<Box<dyn ActorSession>>,
         deadline: Instant,
     ) -> Vec<String> {
         // A stream that is still open is closed with the <close/> handshake and its end awaited,
@@ -345,6 +363,178 @@ impl CaseState for XmppCase {
     }
 }
 
+/// The roster namespace (RFC 6121 Section 2).
+const ROSTER_NS: &str = "jabber:iq:roster";
+
+/// Whether a case sends roster iqs or subscription presence, so its cleanup must restore rosters.
+fn touches_roster(case: &Case) -> bool {
+    case.steps.iter().any(|s| match &s.step {
+        Step::Send(send) => send
+            .xml
+            .as_deref()
+            .is_some_and(|x| x.contains(ROSTER_NS) || x.contains("subscribe")),
+        _ => false,
+    })
+}
+
+/// Waits on a cleanup link for the answer to the iq `id`, acknowledging roster pushes meanwhile.
+async fn await_iq(
+    link: &mut Link<XmppCodec>,
+    id: &str,
+    deadline: Instant,
+) -> Result<Element, String> {
+    loop {
+        match link.recv(deadline).await {
+            Recv::Message(m) => {
+                let Some(el) = m.message else { continue };
+                if el.name != "iq" {
+                    continue;
+                }
+                match (el.attr("type"), el.attr("id")) {
+                    (Some("result"), Some(i)) if i == id => return Ok(el),
+                    (Some("error"), Some(i)) if i == id => {
+                        return Err(format!("the server answered {}", m.data.summary));
+                    }
+                    (Some("set"), Some(push)) => {
+                        let ack = format!(
+                            "<iq xmlns='{}' type='result' id='{}'/>",
+                            ns::CLIENT,
+                            crate::xmpp::element::escape(push)
+                        );
+                        link.send(ack, deadline).await.map_err(|f| f.message)?;
+                    }
+                    _ => {}
+                }
+            }
+            Recv::Ended(e) => return Err(format!("the connection ended: {e}")),
+            Recv::Timeout => return Err(format!("no answer to iq `{id}` in time")),
+        }
+    }
+}
+
+impl XmppCase {
+    /// Empties the roster of every account the case used and denies pending subscription
+    /// requests between them, each on a connection of its own whose traffic stays out of the
+    /// transcript (only a note per account that had items).
+    async fn restore_rosters(&self, env: &LinkEnv, deadline: Instant) -> Vec<String> {
+        let mut accounts: BTreeMap<String, (String, XmppIdentity)> = BTreeMap::new();
+        for (actor, id) in &self.identities {
+            accounts
+                .entry(format!("{}@{}", id.user, id.domain))
+                .or_insert_with(|| (actor.clone(), id.clone()));
+        }
+        let bare: Vec<String> = accounts.keys().cloned().collect();
+        let mut list: Vec<(String, XmppIdentity)> = accounts.into_values().collect();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        let quiet = LinkEnv {
+            transcript: crate::seam::Transcript::new(),
+            case_id: env.case_id.clone(),
+            hook: None,
+            connect: env.connect.clone(),
+        };
+        let mut notes = Vec::new();
+        for (actor, id) in list {
+            match self.restore_roster(&quiet, &id, &bare, deadline).await {
+                Ok(0) => {}
+                Ok(n) => notes.push(format!("{actor}: removed {n} roster item(s)")),
+                Err(why) => notes.push(format!("{actor}: could not restore the roster: {why}")),
+            }
+        }
+        notes
+    }
+
+    /// Logs `id` in, removes every roster item, sends `unsubscribed` to the other `accounts`,
+    /// and closes. Returns how many items it removed.
+    async fn restore_roster(
+        &self,
+        env: &LinkEnv,
+        id: &XmppIdentity,
+        accounts: &[String],
+        deadline: Instant,
+    ) -> Result<usize, String> {
+        let mut link = Link::open(
+            &self.endpoint,
+            env,
+            "cleanup",
+            "xmpp",
+            WS_SUBPROTOCOL,
+            XmppCodec::new(&id.domain),
+        )
+        .await
+        .map_err(|f| f.message)?;
+        link.codec_mut().header_checks = false;
+        let params = LoginParams {
+            domain: id.domain.clone(),
+            user: id.user.clone(),
+            password: id.password.expose().to_string(),
+            resource: Some(format!("{}-cleanup", id.resource)),
+            mechanism: None,
+            nonce: None,
+        };
+        {
+            let mut io = Io {
+                link: &mut link,
+                deadline,
+            };
+            login(&mut io, &params)
+                .await
+                .map_err(|e| format!("login: {e}"))?;
+        }
+        let get = format!(
+            "<iq xmlns='{}' type='get' id='wc-cleanup-get'><query xmlns='{ROSTER_NS}'/></iq>",
+            ns::CLIENT
+        );
+        link.send(get, deadline).await.map_err(|f| f.message)?;
+        let roster = await_iq(&mut link, "wc-cleanup-get", deadline).await?;
+        let items: Vec<String> = roster
+            .child("query", ROSTER_NS)
+            .map(|q| {
+                q.elements()
+                    .filter(|i| i.name == "item")
+                    .filter_map(|i| i.attr("jid").map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (n, jid) in items.iter().enumerate() {
+            let rid = format!("wc-cleanup-rm{n}");
+            let set = format!(
+                "<iq xmlns='{}' type='set' id='{rid}'><query xmlns='{ROSTER_NS}'><item jid='{}' subscription='remove'/></query></iq>",
+                ns::CLIENT,
+                crate::xmpp::element::escape(jid)
+            );
+            link.send(set, deadline).await.map_err(|f| f.message)?;
+            await_iq(&mut link, &rid, deadline).await?;
+        }
+        let me = format!("{}@{}", id.user, id.domain);
+        for other in accounts.iter().filter(|a| **a != me) {
+            let deny = format!(
+                "<presence xmlns='{}' type='unsubscribed' to='{}'/>",
+                ns::CLIENT,
+                crate::xmpp::element::escape(other)
+            );
+            link.send(deny, deadline).await.map_err(|f| f.message)?;
+        }
+        // The server answers <close/> only after the stanzas before it are processed.
+        link.send(stream::close_xml(), deadline)
+            .await
+            .map_err(|f| f.message)?;
+        loop {
+            match link.recv(deadline).await {
+                Recv::Message(m) if m.message.as_ref().is_some_and(stream::is_close) => {
+                    link.close(deadline).await;
+                }
+                Recv::Message(_) => continue,
+                Recv::Ended(_) => break,
+                Recv::Timeout => {
+                    link.abort();
+                    return Err("the server did not end the cleanup stream in time".into());
+                }
+            }
+        }
+        Ok(items.len())
+    }
+}
+
 /// One actor's XMPP connection.
 struct XmppActor {
     link: Link<XmppCodec>,
@@ -362,6 +552,38 @@ struct XmppActor {
 fn is_stanza(el: &Element) -> bool {
     matches!(el.name.as_str(), "message" | "presence" | "iq")
         && matches!(el.ns.as_deref(), None | Some("jabber:client"))
+}
+
+/// The ordering class of a stanza: its name, and for an iq whether it is a request (get/set)
+/// or a response (result/error). A server's own requests (roster pushes) are not ordered
+/// relative to its responses to the client's requests, so neither holds the other up.
+fn stanza_kind(el: &Element) -> (&str, bool) {
+    let request = el.name == "iq" && matches!(el.attr("type"), Some("get" | "set"));
+    (el.name.as_str(), request)
+}
+
+/// A presence from another entity (bare JID) than the one the pattern's literal `from` names:
+/// presence from different senders is not ordered (RFC 6120 Section 10.1), so it is held.
+fn other_presence_sender(el: &Element, want: &Element) -> bool {
+    let bare = |j: &str| j.split('/').next().unwrap_or_default().to_ascii_lowercase();
+    if el.name != "presence" || want.name != "presence" {
+        return false;
+    }
+    // Unavailable presence from a bare JID says only "no available resource"; a server may
+    // send it whenever it answers a probe or acknowledges a subscription request (prosody
+    // does both), so it is held unless the pattern awaits unavailable presence from a bare JID.
+    let awaits_bare_unavailable = want.attr("type") == Some("unavailable")
+        && want.attr("from").is_none_or(|f| !f.contains('/'));
+    if el.attr("type") == Some("unavailable")
+        && !awaits_bare_unavailable
+        && el.attr("from").is_some_and(|f| !f.contains('/'))
+    {
+        return true;
+    }
+    match want.attr("from") {
+        Some(f) if !f.starts_with('$') => el.attr("from").map(bare) != Some(bare(f)),
+        _ => false,
+    }
 }
 
 impl XmppActor {
@@ -633,9 +855,12 @@ impl ActorSession for XmppActor {
         // not ordered); they are held for later steps. Stream-level elements never are.
         let skip = |m: &Inbound<Element>| {
             wanted.iter().all(is_stanza)
-                && m.message
-                    .as_ref()
-                    .is_some_and(|el| is_stanza(el) && wanted.iter().all(|w| el.name != w.name))
+                && m.message.as_ref().is_some_and(|el| {
+                    is_stanza(el)
+                        && wanted.iter().all(|w| {
+                            stanza_kind(el) != stanza_kind(w) || other_presence_sender(el, w)
+                        })
+                })
         };
         match self.link.recv_skipping(cx.deadline, skip).await {
             Recv::Message(m) => match &m.message {

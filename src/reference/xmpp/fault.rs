@@ -54,6 +54,18 @@ pub enum XmppFault {
     ErrorMessageDelivered,
     /// Delivers presence to a bare JID to one available resource only (RFC6121-8.5.2.1.2-1).
     BarePresenceOneResource,
+    /// Answers a roster set without pushing the item to the interested resources (RFC6121-2.3.2-3).
+    NoRosterPush,
+    /// Approves every inbound subscription request on the contact's behalf (RFC6121-3.1.3-5).
+    AutoApproveSubscription,
+    /// Sends no unavailable presence to subscribers when a connection drops (RFC6121-4.5.2-6).
+    NoUnavailableOnDrop,
+    /// Stamps the sender's full JID on subscription presence (RFC6121-3-1).
+    SubscriptionFullFrom,
+    /// Does not answer the implicit probe of initial presence with contacts' presence (RFC6121-4.3.2-9).
+    NoProbeAnswer,
+    /// Answers a roster get on an empty roster with an error (RFC6121-2.1.4-1).
+    EmptyRosterError,
 }
 
 /// Error for an unknown fault name.
@@ -87,6 +99,12 @@ impl XmppFault {
         XmppFault::NegativePriorityDelivered,
         XmppFault::ErrorMessageDelivered,
         XmppFault::BarePresenceOneResource,
+        XmppFault::NoRosterPush,
+        XmppFault::AutoApproveSubscription,
+        XmppFault::NoUnavailableOnDrop,
+        XmppFault::SubscriptionFullFrom,
+        XmppFault::NoProbeAnswer,
+        XmppFault::EmptyRosterError,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -115,6 +133,12 @@ impl XmppFault {
             Self::NegativePriorityDelivered => "negative-priority-delivered",
             Self::ErrorMessageDelivered => "error-message-delivered",
             Self::BarePresenceOneResource => "bare-presence-one-resource",
+            Self::NoRosterPush => "no-roster-push",
+            Self::AutoApproveSubscription => "auto-approve-subscription",
+            Self::NoUnavailableOnDrop => "no-unavailable-on-drop",
+            Self::SubscriptionFullFrom => "subscription-full-from",
+            Self::NoProbeAnswer => "no-probe-answer",
+            Self::EmptyRosterError => "empty-roster-error",
         }
     }
 
@@ -187,6 +211,24 @@ impl XmppFault {
             }
             Self::BarePresenceOneResource => {
                 "delivers presence addressed to a bare JID to only one of the available resources (RFC6121-8.5.2.1.2-1)"
+            }
+            Self::NoRosterPush => {
+                "answers a roster set with a result but pushes the item to no interested resource (RFC6121-2.3.2-3)"
+            }
+            Self::AutoApproveSubscription => {
+                "approves an inbound subscription request itself instead of delivering it to the contact (RFC6121-3.1.3-5)"
+            }
+            Self::NoUnavailableOnDrop => {
+                "sends subscribers no unavailable presence when a connection drops without <close/> (RFC6121-4.5.2-6)"
+            }
+            Self::SubscriptionFullFrom => {
+                "stamps the sender's full JID, not its bare JID, on subscription presence (RFC6121-3-1)"
+            }
+            Self::NoProbeAnswer => {
+                "does not send a new presence session the current presence of the contacts it is subscribed to (RFC6121-4.3.2-9)"
+            }
+            Self::EmptyRosterError => {
+                "answers a roster get on an empty roster with an <item-not-found/> error (RFC6121-2.1.4-1)"
             }
         }
     }

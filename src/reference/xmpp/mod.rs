@@ -2,6 +2,7 @@
 
 mod discovery;
 mod fault;
+mod roster;
 mod router;
 mod session;
 #[cfg(test)]
@@ -120,6 +121,7 @@ pub async fn start(config: XmppServerConfig) -> std::io::Result<XmppServerHandle
             .collect::<HashMap<_, _>>(),
         faults: config.faults,
         router: Router::default(),
+        rosters: roster::Rosters::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stopped));

@@ -17,6 +17,7 @@ use crate::xmpp::stream::{close_xml, is_close, is_open, stream_error_xml};
 
 mod routing;
 mod sasl;
+mod subscriptions;
 
 use sasl::SaslState;
 pub(super) use sasl::{ScramAccount, scram_accounts};
@@ -42,6 +43,8 @@ pub(super) struct Shared {
     pub faults: BTreeSet<XmppFault>,
     /// Bound resources.
     pub router: Router,
+    /// Rosters and subscription states (RFC 6121 Sections 2-3).
+    pub rosters: super::roster::Rosters,
 }
 
 impl Shared {
@@ -240,14 +243,20 @@ impl Session {
 
     /// The connection is gone: unbind and tell the account's other resources it is unavailable.
     pub fn on_disconnect(&mut self) {
+        // A session that did not end with <close/> (nor a stream error) dropped abruptly.
+        let abrupt = self.phase != Phase::Closed;
         self.phase = Phase::Closed;
         let Some(jid) = self.jid.take() else { return };
         self.directed_unavailable(&jid.to_string());
         let bare = jid.bare_string();
+        self.shared.rosters.unbind(&bare, self.conn);
         let Some(gone) = self.shared.router.unbind(&bare, self.conn) else {
             return;
         };
         if gone.available {
+            for (r, xml) in super::roster::unavailable(&self.shared, &jid, None, abrupt) {
+                let _ = r.tx.try_send(xml);
+            }
             let xml = format!(
                 "<presence xmlns='{}' type='unavailable' from='{}'/>",
                 ns::CLIENT,
@@ -539,6 +548,7 @@ mod tests {
             scram: sasl::scram_accounts(&[("alice".to_string(), "secret".to_string())]),
             faults: faults.iter().copied().collect(),
             router: Router::default(),
+            rosters: super::super::roster::Rosters::default(),
         })
     }
 

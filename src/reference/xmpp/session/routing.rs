@@ -158,18 +158,27 @@ impl Session {
                     self.directed_unavailable(&full);
                     let mut stamped = el;
                     stamped.set_attr("from", &full);
-                    self.shared.router.set_presence(&bare, self.conn, None);
+                    let was = self.shared.router.set_presence(&bare, self.conn, None);
                     let xml = stamped.to_xml();
                     for r in self.shared.router.resources(&bare) {
                         if r.available || r.conn == self.conn {
                             self.deliver(&r, xml.clone());
                         }
                     }
+                    if was {
+                        self.roster_unavailable(&stamped, me);
+                    }
                 }
                 _ => {}
             }
             return;
         };
+        if let Some(t @ ("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed")) =
+            ty.as_deref()
+        {
+            self.roster_subscription(&el, t, me);
+            return;
+        }
         match self.target(&to) {
             Target::Local {
                 bare: tbare,
@@ -256,6 +265,7 @@ impl Session {
                 }
             }
         }
+        self.roster_available(&stamped, !was_available, me);
     }
 
     fn message(&mut self, el: Element, me: &Jid) {
@@ -376,6 +386,9 @@ impl Session {
             } => {
                 if bare == me.bare_string() {
                     self.iq_to_server(el, me);
+                } else if request && Self::is_roster_iq(&el) {
+                    // RFC6121-2.3.3-2: only the account itself may read or change its roster.
+                    self.error_to_sender(&el, "auth", "forbidden", me);
                 } else if request {
                     self.error_to_sender(&el, "cancel", "service-unavailable", me);
                 }
@@ -411,6 +424,10 @@ impl Session {
         let ty = el.attr("type").unwrap_or_default().to_string();
         if ty != "get" && ty != "set" {
             return; // results and errors without a pending request are ignored (RFC 6120 Section 10.3.3)
+        }
+        if Self::is_roster_iq(&el) {
+            self.roster_iq(&el, me);
+            return;
         }
         let known = el.elements().next().is_some_and(|p| {
             (p.is("ping", ns::PING) && ty == "get") || (p.is("session", ns::SESSION) && ty == "set")

@@ -247,6 +247,7 @@ mod tests {
             scram: scram_accounts(&accounts),
             faults: faults.iter().copied().collect(),
             router: Router::default(),
+            rosters: Default::default(),
         });
         let (tx, _rx) = mpsc::channel(4);
         let mut s = Session::new(shared, 1, tx);
