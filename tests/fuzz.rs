@@ -122,7 +122,7 @@ fn campaign(fault: &str, seed: u64, out: &Path) -> (Vec<serde_json::Value>, Dura
 }
 
 fn accounts() -> String {
-    (1..=12)
+    (1..=wirecheck::reference::POOL_SIZE)
         .map(|i| format!("wc{i}:{PASSWORD}"))
         .collect::<Vec<_>>()
         .join(",")
@@ -189,9 +189,19 @@ fn replay(case: &Path, faults: &[&str], xmpp: bool) -> (i32, Option<i32>) {
     (code, signal)
 }
 
+/// How many seeded campaigns each crash test runs: 3 (the acceptance), or
+/// `WIRECHECK_FUZZ_SEEDS` (CI runs one, to stay within its time budget).
+fn seeds() -> u64 {
+    std::env::var("WIRECHECK_FUZZ_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=10).contains(n))
+        .unwrap_or(3)
+}
+
 fn finds_and_reproduces(fault: &str) {
     let xmpp = fault.contains("xmpp");
-    for seed in 1..=3 {
+    for seed in 1..=seeds() {
         let out = tempfile::tempdir().unwrap();
         let (findings, took) = campaign(fault, seed, out.path());
         let crash = findings

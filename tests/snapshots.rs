@@ -240,7 +240,15 @@ async fn a_fault_no_assertion_sees_is_caught_by_the_snapshot() {
     }
     let mut third = run(&cases, &target).await;
     let out = snapshot::apply(&cases, &mut third, &target, &settings).unwrap();
-    assert_eq!(out.differed, 0);
+    let differing: Vec<&str> = third
+        .iter()
+        .filter(|r| r.failures.iter().any(|f| f.kind == FailureKind::Snapshot))
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(
+        out.differed, 0,
+        "snapshots differ after update: {differing:?}"
+    );
     assert!(third.iter().all(|r| r.verdict == Verdict::Pass));
 }
 

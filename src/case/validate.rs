@@ -220,25 +220,6 @@ pub fn validate(path: &Path, source: &str, doc: CaseDoc) -> Result<Case, LoadErr
                 ),
             ));
         }
-        if let Some(other) = &actor.same_account_as {
-            let why = match doc.actors.value.get(other) {
-                None => Some("names no actor of this case".to_string()),
-                Some(o) if o.same_account_as.is_some() => Some(format!(
-                    "names actor `{other}`, which itself uses another actor's account"
-                )),
-                Some(_) if other == name => Some("names the actor itself".to_string()),
-                Some(_) if actor.account.is_some() => {
-                    Some("cannot be combined with `account`".to_string())
-                }
-                Some(_) => None,
-            };
-            if let Some(why) = why {
-                return Err(cx.err(
-                    &doc.actors,
-                    format!("actor `{name}`: field `same_account_as`: `{other}` {why}"),
-                ));
-            }
-        }
         if let Some(a) = &actor.account
             && a != "pool"
         {

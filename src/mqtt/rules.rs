@@ -502,7 +502,7 @@ mod tests {
                 .iter()
                 .all(|&r| r >= Rule::PropertyLengthPresent && r <= Rule::NoLocalShared)
         );
-        assert_eq!(none.len(), 2 + 25 + 23);
+        assert_eq!(none.len(), 2 + 25 + 24);
     }
 
     #[test]

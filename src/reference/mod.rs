@@ -15,7 +15,7 @@ use xmpp::{XmppFault, XmppServerConfig, XmppServerHandle};
 /// The XMPP domain the reference server serves.
 pub const DOMAIN: &str = "localhost";
 /// Accounts in the reference server's pool.
-pub const POOL_SIZE: usize = 8;
+pub const POOL_SIZE: usize = 16;
 
 /// Why the reference target could not start.
 #[derive(Debug, thiserror::Error)]

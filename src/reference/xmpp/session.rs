@@ -183,7 +183,20 @@ impl Session {
             Err(e @ (FramingError::TooLarge { .. } | FramingError::TooDeep { .. })) => {
                 self.stream_error("policy-violation", Some(&e.to_string()));
             }
-            Err(e) => self.stream_error("not-well-formed", Some(&e.to_string())),
+            Err(e) => {
+                // The text leaves out byte offsets: they vary with the length of the JIDs in a
+                // stanza, and the error must read the same whichever account sent it.
+                let text = match &e {
+                    FramingError::Malformed { reason, .. } => {
+                        format!("not well-formed XML: {reason}")
+                    }
+                    FramingError::InvalidChar { code, .. } => {
+                        format!("character U+{code:04X} is not allowed in XML")
+                    }
+                    other => other.to_string(),
+                };
+                self.stream_error("not-well-formed", Some(&text));
+            }
             Ok(framed) => {
                 let has = |id: &str| framed.violations.iter().any(|v| v.spec == id);
                 if has("RFC6120-11.1-3") {
