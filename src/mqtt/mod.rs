@@ -45,6 +45,7 @@ pub use subscribe::{Filter, Subscribe};
 pub use unsuback::Unsuback;
 pub use unsubscribe::Unsubscribe;
 pub use wire::MAX_REMAINING_LENGTH;
+pub(crate) use wire::{put_remaining_length, read_varint};
 
 /// One packet of each type, for tests elsewhere in the crate.
 #[cfg(test)]

@@ -60,6 +60,18 @@ pub(crate) fn read_remaining_length(bytes: &[u8]) -> RemainingLength {
     }
 }
 
+/// Reads a variable byte integer of at most four bytes at `*at` and moves `at` past it; None when
+/// the bytes end inside it or it is overlong. For walking raw packets outside the codec.
+pub(crate) fn read_varint(bytes: &[u8], at: &mut usize) -> Option<usize> {
+    match read_remaining_length(bytes.get(*at..)?) {
+        RemainingLength::Complete { value, size } => {
+            *at += size;
+            Some(value)
+        }
+        RemainingLength::Incomplete | RemainingLength::Overlong => None,
+    }
+}
+
 /// Result of reading a variable byte integer inside a packet body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Vbi {
@@ -264,6 +276,28 @@ mod tests {
         assert_eq!(
             read_remaining_length(&[0x80, 0x00]),
             RemainingLength::Complete { value: 0, size: 2 }
+        );
+    }
+
+    #[test]
+    fn read_varint_moves_past_the_integer_or_gives_none() {
+        let bytes = [0x82, 0x0b, 0xc1, 0x02, 0x80];
+        let mut at = 1;
+        assert_eq!(read_varint(&bytes, &mut at), Some(0x0b));
+        assert_eq!(at, 2);
+        assert_eq!(read_varint(&bytes, &mut at), Some(0x41 + (2 << 7)));
+        assert_eq!(at, 4);
+        assert_eq!(
+            read_varint(&bytes, &mut at),
+            None,
+            "ends inside the integer"
+        );
+        let mut past = 9;
+        assert_eq!(read_varint(&bytes, &mut past), None, "starts past the end");
+        let mut overlong = 0;
+        assert_eq!(
+            read_varint(&[0xff, 0xff, 0xff, 0xff, 0x01], &mut overlong),
+            None
         );
     }
 

@@ -4,8 +4,8 @@
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use crate::mqtt::Version;
 use crate::mqtt::properties::{DataType, kind_of};
+use crate::mqtt::{Version, put_remaining_length, read_varint};
 
 /// The MQTT field mutators, by name.
 pub const MUTATORS: &[&str] = &[
@@ -32,45 +32,16 @@ struct Split {
     body: Vec<u8>,
 }
 
-/// Reads a variable byte integer at `at`, advancing it.
-fn varint(b: &[u8], at: &mut usize) -> Option<usize> {
-    let mut value = 0usize;
-    for shift in 0..4 {
-        let byte = *b.get(*at)?;
-        *at += 1;
-        value |= usize::from(byte & 0x7f) << (7 * shift);
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// Encodes a variable byte integer.
-fn encode_varint(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let mut byte = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if n == 0 {
-            break;
-        }
-    }
-}
-
 fn split(b: &[u8]) -> Option<Split> {
     let mut at = 1;
-    let len = varint(b, &mut at)?;
+    let len = read_varint(b, &mut at)?;
     let body = b.get(at..at + len)?.to_vec();
     Some(Split { first: b[0], body })
 }
 
 fn join(s: &Split) -> Vec<u8> {
     let mut out = vec![s.first];
-    encode_varint(s.body.len(), &mut out);
+    put_remaining_length(&mut out, s.body.len());
     out.extend_from_slice(&s.body);
     out
 }
@@ -118,7 +89,7 @@ type PropertySpans = (usize, usize, Vec<(usize, usize)>);
 
 fn walk_properties(body: &[u8], off: usize) -> Option<PropertySpans> {
     let mut at = off;
-    let len = varint(body, &mut at)?;
+    let len = read_varint(body, &mut at)?;
     let start = at;
     let end = start + len;
     if end > body.len() {
@@ -134,7 +105,7 @@ fn walk_properties(body: &[u8], off: usize) -> Option<PropertySpans> {
             DataType::TwoByteInt => at += 2,
             DataType::FourByteInt => at += 4,
             DataType::VarInt => {
-                varint(body, &mut at)?;
+                read_varint(body, &mut at)?;
             }
             DataType::Utf8 | DataType::Binary => {
                 let n = body.get(at..at + 2)?;
@@ -158,7 +129,7 @@ fn walk_properties(body: &[u8], off: usize) -> Option<PropertySpans> {
 /// Replaces the property list at `off` (whose content is `start..end`) with `list`.
 fn set_properties(s: &mut Split, off: usize, end: usize, list: Vec<u8>) {
     let mut new = Vec::new();
-    encode_varint(list.len(), &mut new);
+    put_remaining_length(&mut new, list.len());
     new.extend(list);
     s.body.splice(off..end, new);
 }
@@ -214,13 +185,13 @@ pub fn apply(name: &str, packet: &[u8], version: Version, rng: &mut StdRng) -> O
         "length-truncated" if !s.body.is_empty() => {
             let n = rng.random_range(0..s.body.len());
             let mut out = vec![s.first];
-            encode_varint(n, &mut out);
+            put_remaining_length(&mut out, n);
             out.extend(&s.body);
             return Some(out);
         }
         "length-overlong" => {
             let mut out = vec![s.first];
-            encode_varint(s.body.len() + rng.random_range(1..=64), &mut out);
+            put_remaining_length(&mut out, s.body.len() + rng.random_range(1..=64));
             out.extend(&s.body);
             return Some(out);
         }

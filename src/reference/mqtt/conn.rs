@@ -220,27 +220,15 @@ fn crash_if_deep_trigger(raw: &[u8], handled_after_connect: usize) {
 /// How many Subscription Identifier properties a 5.0 SUBSCRIBE's raw bytes carry (0 when `raw`
 /// is no SUBSCRIBE or its properties cannot be walked).
 fn subscription_identifier_count(raw: &[u8]) -> usize {
-    fn varint(b: &[u8], at: &mut usize) -> Option<usize> {
-        let mut value = 0usize;
-        for shift in 0..4 {
-            let byte = *b.get(*at)?;
-            *at += 1;
-            value |= usize::from(byte & 0x7f) << (7 * shift);
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
     if raw.first().map(|b| b >> 4) != Some(8) {
         return 0;
     }
     let mut at = 1;
-    if varint(raw, &mut at).is_none() {
+    if crate::mqtt::read_varint(raw, &mut at).is_none() {
         return 0;
     }
     at += 2; // packet identifier
-    let Some(len) = varint(raw, &mut at) else {
+    let Some(len) = crate::mqtt::read_varint(raw, &mut at) else {
         return 0;
     };
     let end = (at + len).min(raw.len());
@@ -251,7 +239,7 @@ fn subscription_identifier_count(raw: &[u8]) -> usize {
         match id {
             0x0b => {
                 count += 1;
-                if varint(raw, &mut at).is_none() {
+                if crate::mqtt::read_varint(raw, &mut at).is_none() {
                     break;
                 }
             }
