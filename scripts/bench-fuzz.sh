@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-30}"
-jobs="${2:-64}"
+jobs="${2:-1024}"
 dir="$(mktemp -d)"
 trap 'bash scripts/servers/mosquitto.sh stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 cargo build --release --quiet

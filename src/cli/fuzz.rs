@@ -157,6 +157,14 @@ pub async fn fuzz(args: &FuzzArgs) -> Result<u8, CliError> {
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
     let _ = writeln!(out, "mutated: {}", kinds.join(", "));
+    let n = summary.iterations.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "iterations took {:.0} ms on average; the {} slots were {:.0}% busy",
+        summary.busy.as_secs_f64() * 1000.0 / n,
+        jobs,
+        100.0 * summary.busy.as_secs_f64() / (secs * jobs as f64)
+    );
     for f in &summary.findings {
         let _ = writeln!(
             out,

@@ -1,8 +1,8 @@
-//! The campaign loop: batches of concurrent iterations, each a case replayed with a mutating
-//! hook from its own seeded generator; oracles after every batch; triage, minimisation and
+//! The campaign loop: a pipeline of concurrent iterations, each a case replayed with a mutating
+//! hook from its own seeded generator; oracles over every window of outcomes; triage, minimisation and
 //! findings for what they catch.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tokio::task::JoinSet;
 
 use super::FuzzError;
 use super::finding::{self, Finding};
@@ -40,7 +41,7 @@ pub struct Config {
     pub seed: u64,
     /// When to stop.
     pub limit: Limit,
-    /// Iterations at once.
+    /// Iterations at once (in flight).
     pub jobs: usize,
     /// Where findings go.
     pub out: PathBuf,
@@ -79,6 +80,8 @@ pub struct Summary {
     pub findings: Vec<Finding>,
     /// Mutated messages per packet type or stanza name.
     pub mutated_kinds: BTreeMap<String, u64>,
+    /// Time the iterations took, summed (over `elapsed` × jobs: how full the pipeline was).
+    pub busy: Duration,
     /// Per iteration, in order: seed case id, planned mutator and message, mutators applied.
     pub trace: Vec<String>,
 }
@@ -91,6 +94,50 @@ struct Outcome {
     case: Arc<Case>,
     result: CaseResult,
     sent: Vec<Sent>,
+}
+
+/// How often the oracles look at the server, at the least.
+const ORACLE_EVERY: Duration = Duration::from_millis(250);
+
+/// How far, in jobs, iteration K may run ahead of the last iteration the scheduler learned:
+/// far enough that a slow case (a keep-alive or expiry wait of seconds) rarely stalls the
+/// pipeline, near enough that picks keep following what was learned.
+const LAG_PER_JOB: u64 = 16;
+
+/// The iterations in flight, with the iteration number of each task.
+#[derive(Default)]
+struct Tasks {
+    set: JoinSet<Outcome>,
+    ids: HashMap<tokio::task::Id, u64>,
+}
+
+impl Tasks {
+    /// The iteration a joined task ran, and its outcome (None if the task panicked).
+    fn finish(
+        &mut self,
+        joined: Result<(tokio::task::Id, Outcome), tokio::task::JoinError>,
+    ) -> (u64, Option<Outcome>) {
+        match joined {
+            Ok((id, o)) => {
+                self.ids.remove(&id);
+                (o.iteration, Some(o))
+            }
+            Err(e) => (self.ids.remove(&e.id()).unwrap_or(u64::MAX), None),
+        }
+    }
+}
+
+/// What the process and liveness oracles raised.
+enum Alarm {
+    /// The spawned server died.
+    Died(String),
+    /// A probe session failed.
+    Probe {
+        protocol: Protocol,
+        host: String,
+        port: u16,
+        why: String,
+    },
 }
 
 /// A campaign against one target.
@@ -160,101 +207,161 @@ impl Campaign {
         }
     }
 
+    /// Starts iteration `it`: the scheduler's choice, a plan and a mutating hook drawn from its
+    /// own seeded generator, and the case replayed through the hook on a task of its own.
+    fn spawn_iteration(&self, it: u64, sched: &Scheduler, stop: &Stop, tasks: &mut Tasks) {
+        let mut rng = StdRng::seed_from_u64(self.cfg.seed.wrapping_add(it));
+        let choice = sched.pick(&mut rng);
+        let case = self.seeds[choice.seed].clone();
+        let sends = sends_of(&case);
+        let nth_send = (sends > 0 && rng.random_bool(0.5)).then(|| rng.random_range(0..sends));
+        let plan = Plan {
+            target: rng.random_range(0..messages_of(&case)),
+            nth_send,
+            mutator: choice.mutator,
+            extra: self.cfg.extra,
+        };
+        let planned = format!(
+            "{} {} {}/{:?}",
+            case.id, plan.mutator, plan.target, plan.nth_send
+        );
+        let hook = Arc::new(MutatingHook::new(
+            &case,
+            plan,
+            StdRng::seed_from_u64(rng.random()),
+        ));
+        let opts = self.run_options(it, Some(hook.clone()), stop);
+        let target = self.target.clone();
+        let handle = tasks.set.spawn(async move {
+            let result = run_case(&case, &target, &opts).await;
+            Outcome {
+                iteration: it,
+                plan: planned,
+                choice,
+                case,
+                result,
+                sent: hook.log(),
+            }
+        });
+        tasks.ids.insert(handle.id(), it);
+    }
+
+    /// Feeds one finished iteration to the scheduler and the counters.
+    fn learn(&mut self, sched: &mut Scheduler, o: &Outcome) {
+        let sig = hash(&signature_text(&o.result));
+        sched.learn(o.choice, sig);
+        self.summary.messages += o.sent.len() as u64;
+        self.summary.busy += o.result.duration;
+        let mutators: Vec<String> = o.sent.iter().filter_map(|s| s.mutator.clone()).collect();
+        for s in o.sent.iter().filter(|s| s.mutator.is_some()) {
+            self.summary.mutated += 1;
+            *self
+                .summary
+                .mutated_kinds
+                .entry(s.kind.clone())
+                .or_default() += 1;
+        }
+        self.summary
+            .trace
+            .push(format!("{} [{}]", o.plan, mutators.join(",")));
+    }
+
     /// Runs the campaign until its limit or `stop`; findings are written as they are found.
+    ///
+    /// Iterations run as a pipeline: up to `jobs` at once, a new one starting as soon as one
+    /// ends, so a slow case holds one slot and not a whole batch. Outcomes are learned in
+    /// iteration order, and iteration K starts only once every iteration before K - 16·jobs is
+    /// learned, so the scheduler's state at each pick, and with it the campaign, follows from
+    /// the seed. The oracles run over the outcomes learned since their last turn, at least
+    /// every `ORACLE_EVERY` or `jobs` outcomes.
     pub async fn run(mut self, stop: Stop) -> Result<Summary, FuzzError> {
         let mut sched = Scheduler::new(self.seeds.iter().map(|c| c.protocol).collect());
         let started = Instant::now();
         self.started = started;
         let bar = self.progress_bar();
-        let mut k: u64 = 0;
-        let mut silent_batches = 0;
-        while !self.done(k, started, &stop) {
-            let n = match self.cfg.limit {
-                Limit::Iterations(total) => (total - k).min(self.cfg.jobs as u64),
-                Limit::Duration(_) => self.cfg.jobs as u64,
-            };
-            let mut tasks = Vec::new();
-            for it in k..k + n {
-                let mut rng = StdRng::seed_from_u64(self.cfg.seed.wrapping_add(it));
-                let choice = sched.pick(&mut rng);
-                let case = self.seeds[choice.seed].clone();
-                let sends = sends_of(&case);
-                let nth_send =
-                    (sends > 0 && rng.random_bool(0.5)).then(|| rng.random_range(0..sends));
-                let plan = Plan {
-                    target: rng.random_range(0..messages_of(&case)),
-                    nth_send,
-                    mutator: choice.mutator,
-                    extra: self.cfg.extra,
-                };
-                let planned = format!(
-                    "{} {} {}/{:?}",
-                    case.id, plan.mutator, plan.target, plan.nth_send
-                );
-                let hook = Arc::new(MutatingHook::new(
-                    &case,
-                    plan,
-                    StdRng::seed_from_u64(rng.random()),
-                ));
-                let opts = self.run_options(it, Some(hook.clone()), &stop);
-                let target = self.target.clone();
-                tasks.push(tokio::spawn(async move {
-                    let result = run_case(&case, &target, &opts).await;
-                    Outcome {
-                        iteration: it,
-                        plan: planned,
-                        choice,
-                        case,
-                        result,
-                        sent: hook.log(),
+        let jobs = self.cfg.jobs.max(1);
+        let lag = LAG_PER_JOB * jobs as u64;
+        let mut tasks = Tasks::default();
+        let mut finished: BTreeMap<u64, Option<Outcome>> = BTreeMap::new();
+        let mut learned: u64 = 0;
+        let mut next: u64 = 0;
+        let mut window: Vec<Outcome> = Vec::new();
+        let mut checked = Instant::now();
+        let mut drawn = Instant::now();
+        let mut silent: usize = 0;
+        loop {
+            while tasks.set.len() < jobs && next < learned + lag && !self.done(next, started, &stop)
+            {
+                self.spawn_iteration(next, &sched, &stop, &mut tasks);
+                next += 1;
+            }
+            if tasks.set.is_empty() && finished.is_empty() {
+                break;
+            }
+            if tasks.set.is_empty()
+                && !finished.contains_key(&learned)
+                && let Some(first) = finished.keys().next()
+            {
+                // A task whose iteration number was lost: skip the gap rather than stall.
+                learned = *first;
+            }
+            tokio::select! {
+                joined = tasks.set.join_next_with_id(), if !tasks.set.is_empty() => {
+                    if let Some(joined) = joined {
+                        let (it, outcome) = tasks.finish(joined);
+                        finished.insert(it, outcome);
                     }
-                }));
-            }
-            let mut batch = Vec::new();
-            for t in tasks {
-                if let Ok(o) = t.await {
-                    batch.push(o);
                 }
+                _ = tokio::time::sleep(ORACLE_EVERY) => {}
             }
-            k += n;
-            if batch.iter().all(|o| o.sent.is_empty()) {
-                silent_batches += 1;
-                if silent_batches >= 5 {
-                    let why = batch
-                        .iter()
-                        .flat_map(|o| o.result.failures.first())
+            while let Some(o) = finished.remove(&learned) {
+                learned += 1;
+                let Some(o) = o else { continue };
+                self.learn(&mut sched, &o);
+                silent = if o.sent.is_empty() { silent + 1 } else { 0 };
+                if silent >= 5 * jobs {
+                    let why = o
+                        .result
+                        .failures
+                        .first()
                         .map(|f| f.message.clone())
-                        .next()
                         .unwrap_or_else(|| "every case was skipped".into());
                     return Err(FuzzError::Gone(format!(
-                        "5 batches in a row sent nothing (first reason: {why})"
+                        "{silent} iterations in a row sent nothing (last reason: {why})"
                     )));
                 }
-            } else {
-                silent_batches = 0;
+                window.push(o);
             }
-            for o in &batch {
-                let sig = hash(&signature_text(&o.result));
-                sched.learn(o.choice, sig);
-                self.summary.messages += o.sent.len() as u64;
-                let mutators: Vec<String> =
-                    o.sent.iter().filter_map(|s| s.mutator.clone()).collect();
-                for s in o.sent.iter().filter(|s| s.mutator.is_some()) {
-                    self.summary.mutated += 1;
-                    *self
-                        .summary
-                        .mutated_kinds
-                        .entry(s.kind.clone())
-                        .or_default() += 1;
+            let idle = tasks.set.is_empty();
+            if !window.is_empty()
+                && (window.len() >= jobs || checked.elapsed() >= ORACLE_EVERY || idle)
+            {
+                if let Some(alarm) = self.alarm(&stop).await {
+                    // The culprit may still be running: let every started iteration end first.
+                    while let Some(joined) = tasks.set.join_next_with_id().await {
+                        let (it, outcome) = tasks.finish(joined);
+                        finished.insert(it, outcome);
+                    }
+                    while let Some(o) = finished.remove(&learned) {
+                        learned += 1;
+                        if let Some(o) = o {
+                            self.learn(&mut sched, &o);
+                            window.push(o);
+                        }
+                    }
+                    self.raise(alarm, &window).await?;
+                } else {
+                    self.spec_and_growth(&window).await?;
                 }
-                self.summary
-                    .trace
-                    .push(format!("{} [{}]", o.plan, mutators.join(",")));
+                window.clear();
+                checked = Instant::now();
             }
-            self.oracles(&batch, &stop).await?;
-            self.summary.iterations = k;
+            self.summary.iterations = learned;
             self.summary.signatures = sched.signatures();
-            if let Some(b) = &bar {
+            if let Some(b) = &bar
+                && drawn.elapsed() >= Duration::from_millis(100)
+            {
+                drawn = Instant::now();
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 let top: Vec<String> = {
                     let mut v: Vec<(&String, &u64)> = self.summary.mutated_kinds.iter().collect();
@@ -262,8 +369,8 @@ impl Campaign {
                     v.iter().take(4).map(|(k, n)| format!("{k}:{n}")).collect()
                 };
                 b.set_message(format!(
-                    "{k} iterations, {:.0}/s, {} mutated msgs/s, {} findings, {} signatures | {}",
-                    k as f64 / secs,
+                    "{learned} iterations, {:.0}/s, {} mutated msgs/s, {} findings, {} signatures | {}",
+                    learned as f64 / secs,
                     (self.summary.mutated as f64 / secs) as u64,
                     self.summary.findings.len(),
                     self.summary.signatures,
@@ -274,6 +381,7 @@ impl Campaign {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
+        self.summary.iterations = learned;
         self.summary.elapsed = started.elapsed();
         finding::write_summary(&self.cfg.out, &self.summary.findings)?;
         Ok(self.summary)
@@ -289,49 +397,69 @@ impl Campaign {
         Some(b)
     }
 
-    /// Crash, hang/liveness, resource growth and spec oracles over one finished batch.
-    async fn oracles(&mut self, batch: &[Outcome], stop: &Stop) -> Result<(), FuzzError> {
+    /// Process death and liveness/hang: the alarm, if the server died or a probe failed.
+    async fn alarm(&mut self, stop: &Stop) -> Option<Alarm> {
         if stop.is_set() {
-            return Ok(());
+            return None;
         }
-        // Process death.
-        let died = self.server.as_mut().and_then(|s| s.dead());
-        if let Some(death) = died {
-            self.triage(batch, "crash", &death.describe()).await?;
-            return Ok(());
+        if let Some(death) = self.server.as_mut().and_then(|s| s.dead()) {
+            return Some(Alarm::Died(death.describe()));
         }
-        // Liveness and hang.
         for (protocol, host, port) in self.probes.clone() {
             if let Err(why) = oracle::probe(protocol, &host, port, self.cfg.probe_deadline).await {
+                return Some(Alarm::Probe {
+                    protocol,
+                    host,
+                    port,
+                    why,
+                });
+            }
+        }
+        None
+    }
+
+    /// Triage of an alarm over the outcomes of its window: a crash or a hang of a spawned
+    /// server is replayed and minimised; an unspawned server's silence is a liveness finding.
+    async fn raise(&mut self, alarm: Alarm, window: &[Outcome]) -> Result<(), FuzzError> {
+        match alarm {
+            Alarm::Died(what) => self.triage(window, "crash", &what).await,
+            Alarm::Probe {
+                protocol,
+                host,
+                port,
+                why,
+            } => {
                 let died = self
                     .server
                     .as_mut()
                     .and_then(|s| s.dies_within(Duration::from_millis(200)));
                 match died {
-                    Some(death) => self.triage(batch, "crash", &death.describe()).await?,
+                    Some(death) => self.triage(window, "crash", &death.describe()).await,
                     None if self.server.is_some() => {
-                        self.triage(batch, "hang", "probe: no answer").await?
+                        self.triage(window, "hang", "probe: no answer").await
                     }
                     None => {
-                        self.record(batch.first(), "liveness", &why, None).await?;
-                        self.wait_for(protocol, &host, port, &why).await?;
+                        self.record(window.last(), "liveness", &why, None).await?;
+                        self.wait_for(protocol, &host, port, &why).await
                     }
                 }
-                return Ok(());
             }
         }
-        // Resource growth.
+    }
+
+    /// Resource growth and spec oracles over one window of outcomes.
+    async fn spec_and_growth(&mut self, window: &[Outcome]) -> Result<(), FuzzError> {
         if let (Some(max), Some(s)) = (self.cfg.max_rss_kib, self.server.as_ref())
             && let Some(rss) = s.rss_kib()
             && rss > max
         {
             let sig = format!("VmRSS above {max} KiB");
-            self.record(batch.last(), "rss", &sig, Some(format!("{rss} KiB")))
+            self.record(window.last(), "rss", &sig, Some(format!("{rss} KiB")))
                 .await?;
             self.restart()?;
         }
         // Spec: violations the strict decoder flagged on the server's replies.
-        for o in batch {
+        for o in window {
             let ids = oracle::violations(&o.result);
             if !ids.is_empty() {
                 self.record(Some(o), "spec", &ids.join(","), None).await?;
@@ -369,7 +497,7 @@ impl Campaign {
         Err(FuzzError::Gone(why.to_string()))
     }
 
-    /// Finds which iteration of `batch` kills (or hangs) the server by replaying each alone on a
+    /// Finds which iteration of `batch` (a window of outcomes) kills (or hangs) the server by replaying each alone on a
     /// restarted server, minimises it and writes the finding.
     async fn triage(
         &mut self,

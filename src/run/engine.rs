@@ -213,7 +213,7 @@ pub async fn run_case(case: &Case, target: &Target, opts: &RunOptions) -> CaseRe
     }
     // Dropping the state returns leased accounts, only now that the server is done with them.
     run.state = None;
-    let (entries, dropped) = transcript.entries();
+    let (entries, dropped) = transcript.take_entries();
     result.transcript = entries;
     result.transcript_dropped = dropped;
     result.checks_passed = run.checks_passed;

@@ -352,6 +352,13 @@ impl Transcript {
         let g = self.inner.entries.lock().unwrap_or_else(|p| p.into_inner());
         (g.0.clone(), g.1)
     }
+
+    /// Takes the entries out (the transcript is empty afterwards) and the count dropped; for
+    /// the end of a case, where nothing records any more, without copying them.
+    pub fn take_entries(&self) -> (Vec<Entry>, usize) {
+        let mut g = self.inner.entries.lock().unwrap_or_else(|p| p.into_inner());
+        (std::mem::take(&mut g.0), g.1)
+    }
 }
 
 impl Default for Transcript {
