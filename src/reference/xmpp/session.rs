@@ -554,8 +554,11 @@ impl Session {
 /// MUC hook (XEP-0045, logic in `super::muc`): routes the service's stanzas to their recipients.
 impl Session {
     fn muc_faults(&self) -> super::muc::MucFaults {
-        // The MUC fault switches are not wired yet (no fault proofs exist for them).
-        super::muc::MucFaults::default()
+        super::muc::MucFaults {
+            no_status_110: self.fault(XmppFault::MucNoStatus110),
+            not_reflected: self.fault(XmppFault::MucNotReflected),
+            self_presence_first: self.fault(XmppFault::MucSelfPresenceFirst),
+        }
     }
 
     fn muc_deliver(&mut self, out: Vec<super::muc::Delivery>) {
