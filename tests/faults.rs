@@ -69,6 +69,9 @@ const PROVEN: &[&str] = &[
     "subscription-full-from",
     "no-probe-answer",
     "empty-roster-error",
+    "muc-no-status-110",
+    "muc-not-reflected",
+    "muc-self-presence-first",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -152,6 +155,9 @@ fn every_fault_switch_has_a_proof() {
 #[case::subscription_full_from("subscription-full-from")]
 #[case::no_probe_answer("no-probe-answer")]
 #[case::empty_roster_error("empty-roster-error")]
+#[case::muc_no_status_110("muc-no-status-110")]
+#[case::muc_not_reflected("muc-not-reflected")]
+#[case::muc_self_presence_first("muc-self-presence-first")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

@@ -186,6 +186,10 @@ modules:
   mod_roster: {}
   mod_caps: {}
   mod_mqtt: {}
+  # MUC basics (XEP-0045) for cases/xmpp/muc: rooms are created on join (not persistent).
+  mod_muc:
+    hosts: ["conference.@HOST@"]
+    access_create: all
 CONF
   # Our own ctl config: the packaged one (/etc/default/ejabberd) would point at /etc/ejabberd.
   # ERL_DIST_PORT means no epmd at all; distribution (and ctl) on 127.0.0.1:$dist only.

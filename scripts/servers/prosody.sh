@@ -117,6 +117,11 @@ authentication = "internal_hashed"
 storage = "internal"
 
 VirtualHost "$DOMAIN"
+
+-- MUC basics (XEP-0045) for cases/xmpp/muc: rooms are created on join and stay locked
+-- until the owner accepts the instant-room configuration (XEP-0045 10.1.2).
+Component "conference.$DOMAIN" "muc"
+    restrict_room_creation = false
 CONF
     if [ "$attempt" = 1 ]; then
       for u in "${ACCOUNTS[@]}"; do

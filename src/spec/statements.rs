@@ -94,6 +94,14 @@ pub const LISTS: &[SpecList] = &[
         prefix: "RFC6121-",
         tsv: include_str!("rfc6121.tsv"),
     },
+    SpecList {
+        key: "xep0045",
+        title: "XEP-0045 Multi-User Chat (basics)",
+        protocol: Protocol::Xmpp,
+        version: None,
+        prefix: "XEP-0045-",
+        tsv: include_str!("xep0045.tsv"),
+    },
 ];
 
 const NOT_OBSERVABLE: &str = include_str!("not-observable.yaml");

@@ -581,7 +581,15 @@ fn other_presence_sender(el: &Element, want: &Element) -> bool {
         return true;
     }
     match want.attr("from") {
-        Some(f) if !f.starts_with('$') => el.attr("from").map(bare) != Some(bare(f)),
+        Some(f) if !f.starts_with('$') => {
+            let from = el.attr("from");
+            // The bare JID is an entity of its own when a resource of it is awaited: a MUC
+            // room's own presence (ejabberd sends its entity capabilities from the room JID)
+            // is not ordered relative to the presence of the room's occupants.
+            let bare_of_awaited = f.contains('/')
+                && from.is_some_and(|g| !g.contains('/') && g.eq_ignore_ascii_case(&bare(f)));
+            from.map(bare) != Some(bare(f)) || bare_of_awaited
+        }
         _ => false,
     }
 }

@@ -66,6 +66,12 @@ pub enum XmppFault {
     NoProbeAnswer,
     /// Answers a roster get on an empty roster with an error (RFC6121-2.1.4-1).
     EmptyRosterError,
+    /// Sends MUC self-presence without status code 110 (XEP-0045-7.2.3-3).
+    MucNoStatus110,
+    /// Does not reflect a groupchat message to its sender (XEP-0045-7.4-1).
+    MucNotReflected,
+    /// Sends MUC self-presence before the presence of the occupants already in the room (XEP-0045-7.2.3-1).
+    MucSelfPresenceFirst,
 }
 
 /// Error for an unknown fault name.
@@ -105,6 +111,9 @@ impl XmppFault {
         XmppFault::SubscriptionFullFrom,
         XmppFault::NoProbeAnswer,
         XmppFault::EmptyRosterError,
+        XmppFault::MucNoStatus110,
+        XmppFault::MucNotReflected,
+        XmppFault::MucSelfPresenceFirst,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -139,6 +148,9 @@ impl XmppFault {
             Self::SubscriptionFullFrom => "subscription-full-from",
             Self::NoProbeAnswer => "no-probe-answer",
             Self::EmptyRosterError => "empty-roster-error",
+            Self::MucNoStatus110 => "muc-no-status-110",
+            Self::MucNotReflected => "muc-not-reflected",
+            Self::MucSelfPresenceFirst => "muc-self-presence-first",
         }
     }
 
@@ -229,6 +241,15 @@ impl XmppFault {
             }
             Self::EmptyRosterError => {
                 "answers a roster get on an empty roster with an <item-not-found/> error (RFC6121-2.1.4-1)"
+            }
+            Self::MucNoStatus110 => {
+                "sends MUC self-presence without status code 110 (XEP-0045-7.2.3-3)"
+            }
+            Self::MucNotReflected => {
+                "does not send a groupchat message back to the occupant who sent it (XEP-0045-7.4-1)"
+            }
+            Self::MucSelfPresenceFirst => {
+                "sends a joining occupant its self-presence before the presence of the occupants already there (XEP-0045-7.2.3-1)"
             }
         }
     }

@@ -2,6 +2,7 @@
 
 mod discovery;
 mod fault;
+mod muc;
 mod roster;
 mod router;
 mod session;
@@ -122,6 +123,7 @@ pub async fn start(config: XmppServerConfig) -> std::io::Result<XmppServerHandle
         faults: config.faults,
         router: Router::default(),
         rosters: roster::Rosters::default(),
+        muc: muc::Muc::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stopped));

@@ -45,6 +45,8 @@ pub(super) struct Shared {
     pub router: Router,
     /// Rosters and subscription states (RFC 6121 Sections 2-3).
     pub rosters: super::roster::Rosters,
+    /// Multi-user chat rooms (XEP-0045).
+    pub muc: super::muc::Muc,
 }
 
 impl Shared {
@@ -261,6 +263,7 @@ impl Session {
         self.phase = Phase::Closed;
         let Some(jid) = self.jid.take() else { return };
         self.directed_unavailable(&jid.to_string());
+        self.muc_gone(&jid.to_string(), false);
         let bare = jid.bare_string();
         self.shared.rosters.unbind(&bare, self.conn);
         let Some(gone) = self.shared.router.unbind(&bare, self.conn) else {
@@ -548,6 +551,55 @@ impl Session {
     }
 }
 
+/// MUC hook (XEP-0045, logic in `super::muc`): routes the service's stanzas to their recipients.
+impl Session {
+    fn muc_faults(&self) -> super::muc::MucFaults {
+        super::muc::MucFaults {
+            no_status_110: self.fault(XmppFault::MucNoStatus110),
+            not_reflected: self.fault(XmppFault::MucNotReflected),
+            self_presence_first: self.fault(XmppFault::MucSelfPresenceFirst),
+        }
+    }
+
+    fn muc_deliver(&mut self, out: Vec<super::muc::Delivery>) {
+        for d in out {
+            let Ok(j) = Jid::parse(&d.to) else { continue };
+            let res = j.resource.clone().unwrap_or_default();
+            if let Some(r) = self.shared.router.resource(&j.bare_string(), &res) {
+                if r.conn == self.conn {
+                    self.emit(d.xml);
+                } else {
+                    let _ = r.tx.try_send(d.xml);
+                }
+            }
+        }
+    }
+
+    /// Handles a stanza to the MUC service or a room; false when `el` is not addressed there.
+    fn muc_stanza(&mut self, el: &Element, me: &Jid) -> bool {
+        let service = super::muc::service_domain(&self.shared.domain);
+        let Some(to) = el.attr("to").and_then(|t| Jid::parse(t).ok()) else {
+            return false;
+        };
+        if !to.domain.eq_ignore_ascii_case(&service) {
+            return false;
+        }
+        let out = self
+            .shared
+            .muc
+            .handle(el, &me.to_string(), &to, self.muc_faults());
+        self.muc_deliver(out);
+        true
+    }
+
+    /// The session `me` left every room (unavailable broadcast or disconnect).
+    fn muc_gone(&mut self, me: &str, tell_self: bool) {
+        let service = super::muc::service_domain(&self.shared.domain);
+        let out = self.shared.muc.gone(me, &service, tell_self);
+        self.muc_deliver(out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,6 +614,7 @@ mod tests {
             faults: faults.iter().copied().collect(),
             router: Router::default(),
             rosters: super::super::roster::Rosters::default(),
+            muc: Default::default(),
         })
     }
 

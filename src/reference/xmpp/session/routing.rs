@@ -123,6 +123,9 @@ impl Session {
     pub(super) fn stanza(&mut self, mut el: Element) {
         qualify(&mut el);
         let Some(me) = self.jid.clone() else { return };
+        if self.muc_stanza(&el, &me) {
+            return;
+        }
         match stanza::kind(&el) {
             Some(StanzaKind::Presence) => self.presence(el, &me),
             Some(StanzaKind::Message) => self.message(el, &me),
@@ -156,6 +159,7 @@ impl Session {
                 None => self.broadcast_available(el, me),
                 Some("unavailable") => {
                     self.directed_unavailable(&full);
+                    self.muc_gone(&full, true);
                     let mut stamped = el;
                     stamped.set_attr("from", &full);
                     let was = self.shared.router.set_presence(&bare, self.conn, None);

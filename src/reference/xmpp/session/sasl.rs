@@ -248,6 +248,7 @@ mod tests {
             faults: faults.iter().copied().collect(),
             router: Router::default(),
             rosters: Default::default(),
+            muc: Default::default(),
         });
         let (tx, _rx) = mpsc::channel(4);
         let mut s = Session::new(shared, 1, tx);
