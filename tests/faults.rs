@@ -72,6 +72,7 @@ const PROVEN: &[&str] = &[
     "muc-no-status-110",
     "muc-not-reflected",
     "muc-self-presence-first",
+    "offline-message-dropped",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -158,6 +159,7 @@ fn every_fault_switch_has_a_proof() {
 #[case::muc_no_status_110("muc-no-status-110")]
 #[case::muc_not_reflected("muc-not-reflected")]
 #[case::muc_self_presence_first("muc-self-presence-first")]
+#[case::offline_message_dropped("offline-message-dropped")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

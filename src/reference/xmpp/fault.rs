@@ -72,6 +72,8 @@ pub enum XmppFault {
     MucNotReflected,
     /// Sends MUC self-presence before the presence of the occupants already in the room (XEP-0045-7.2.3-1).
     MucSelfPresenceFirst,
+    /// Drops a chat message to an account with no connected resource: neither stored nor bounced (RFC6120-10.5.3.2-2).
+    OfflineMessageDropped,
 }
 
 /// Error for an unknown fault name.
@@ -114,6 +116,7 @@ impl XmppFault {
         XmppFault::MucNoStatus110,
         XmppFault::MucNotReflected,
         XmppFault::MucSelfPresenceFirst,
+        XmppFault::OfflineMessageDropped,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -151,6 +154,7 @@ impl XmppFault {
             Self::MucNoStatus110 => "muc-no-status-110",
             Self::MucNotReflected => "muc-not-reflected",
             Self::MucSelfPresenceFirst => "muc-self-presence-first",
+            Self::OfflineMessageDropped => "offline-message-dropped",
         }
     }
 
@@ -250,6 +254,9 @@ impl XmppFault {
             }
             Self::MucSelfPresenceFirst => {
                 "sends a joining occupant its self-presence before the presence of the occupants already there (XEP-0045-7.2.3-1)"
+            }
+            Self::OfflineMessageDropped => {
+                "drops a chat message to an account with no connected resource instead of storing or bouncing it (RFC6120-10.5.3.2-2)"
             }
         }
     }

@@ -213,9 +213,7 @@ impl Muc {
             return vec![error_reply(el, me, "cancel", "feature-not-implemented")];
         }
         let owner = self.with(|rooms| {
-            let Some(r) = rooms.get_mut(room) else {
-                return None;
-            };
+            let r = rooms.get_mut(room)?;
             let owner = r.occupants.iter().any(|o| o.jid == me && o.owner);
             if owner {
                 r.locked = false;

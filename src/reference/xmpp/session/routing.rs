@@ -350,7 +350,9 @@ impl Session {
             }
             MsgType::Normal | MsgType::Chat => {
                 let Some(best) = candidates.iter().map(|r| r.priority).max() else {
-                    self.error_to_sender(&el, "cancel", "service-unavailable", me);
+                    if !self.fault(XmppFault::OfflineMessageDropped) {
+                        self.error_to_sender(&el, "cancel", "service-unavailable", me);
+                    }
                     return;
                 };
                 let xml = self.stamp_message(el, me);
