@@ -584,9 +584,12 @@ fn other_presence_sender(el: &Element, want: &Element) -> bool {
         Some(f) if !f.starts_with('$') => {
             let from = el.attr("from");
             // The bare JID is an entity of its own when a resource of it is awaited: a MUC
-            // room's own presence (ejabberd sends its entity capabilities from the room JID)
-            // is not ordered relative to the presence of the room's occupants.
+            // room's own available presence (ejabberd sends its entity capabilities from the
+            // room JID) is not ordered relative to the presence of the room's occupants. Only
+            // available presence: subscription presence from the bare JID is ordered relative
+            // to its resources' presence (RFC6121-3.2.2-5: unavailable before unsubscribed).
             let bare_of_awaited = f.contains('/')
+                && el.attr("type").is_none()
                 && from.is_some_and(|g| !g.contains('/') && g.eq_ignore_ascii_case(&bare(f)));
             from.map(bare) != Some(bare(f)) || bare_of_awaited
         }
@@ -1012,6 +1015,34 @@ impl ElementIo for Io<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn el(xml: &str) -> Element {
+        crate::xmpp::framing::parse_message(xml).unwrap().element
+    }
+
+    #[test]
+    fn presence_of_another_sender_is_held() {
+        let want = el("<presence xmlns='jabber:client' from='room@muc.example/alice'/>");
+        // Another bare JID, and the bare JID's own available presence (a MUC room's caps).
+        assert!(other_presence_sender(
+            &el("<presence xmlns='jabber:client' from='bob@example'/>"),
+            &want
+        ));
+        assert!(other_presence_sender(
+            &el("<presence xmlns='jabber:client' from='room@muc.example'/>"),
+            &want
+        ));
+        // Another resource of the same bare JID (MUC occupants are ordered), and subscription
+        // presence from the bare JID (RFC6121-3.2.2-5 orders it after unavailable) are not.
+        assert!(!other_presence_sender(
+            &el("<presence xmlns='jabber:client' from='room@muc.example/bob'/>"),
+            &want
+        ));
+        assert!(!other_presence_sender(
+            &el("<presence xmlns='jabber:client' type='unsubscribed' from='room@muc.example'/>"),
+            &want
+        ));
+    }
 
     #[test]
     fn sasl_credentials_are_redacted() {
