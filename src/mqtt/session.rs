@@ -20,7 +20,7 @@ use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Rule, Version};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
     ActorSession, CaseState, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv, MessageData,
-    Next, Outgoing, Protocol, Recv, StepCx, Wire,
+    Next, Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
 use crate::transport::{ConnectOptions, Endpoint};
@@ -464,6 +464,12 @@ impl Codec for MqttCodec {
     type Out = Packet;
     type In = Packet;
 
+    /// The limits and acknowledgements are taken from what is written, after the send hook
+    /// (a fuzzer's mutation of a CONNECT's Maximum Packet Size must change the limit checked).
+    fn note_written(&mut self, bytes: &[u8]) {
+        self.note_sent_bytes(bytes);
+    }
+
     fn describe(&self, packet: &Packet) -> (MessageData, bool) {
         let secret = matches!(packet, Packet::Connect(c) if c.password.is_some());
         (described(packet), secret)
@@ -863,7 +869,6 @@ impl MqttActor {
                 self.retained.insert(p.topic.clone());
             }
         }
-        self.link.codec_mut().note_sent(&packet);
         self.link.send(packet, deadline).await
     }
 
@@ -1271,9 +1276,6 @@ impl ActorSession for MqttActor {
         match raw_form(step, cx.vars) {
             Some(raw) => {
                 let raw = raw?;
-                if let Outgoing::Bytes(b) = &raw {
-                    self.link.codec_mut().note_sent_bytes(b);
-                }
                 self.link.send_raw(raw, cx.deadline).await
             }
             None => Err(Failure::infra("send: nothing to send")),

@@ -113,6 +113,9 @@ pub trait Codec: Send + 'static {
     fn feed(&mut self, incoming: Incoming) -> Vec<Violation>;
     /// The next complete message, if one is buffered.
     fn decode(&mut self) -> Option<Inbound<Self::In>>;
+    /// Takes note of the bytes about to be written (after the send hook), for checks that
+    /// depend on what the client really sent (e.g. the limits of its CONNECT).
+    fn note_written(&mut self, _bytes: &[u8]) {}
 }
 
 /// How and why a link ended.
@@ -375,6 +378,9 @@ impl<C: Codec> Link<C> {
             Some(Raw::bounded(wire.bytes()))
         };
         self.rec.sent(address.index, Some(data), raw);
+        if let WireOut::Bytes(b) = &wire {
+            self.codec.note_written(b);
+        }
         let write = async {
             match wire {
                 WireOut::Bytes(b) => self.channel.send_bytes(&b).await,
