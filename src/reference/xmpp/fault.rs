@@ -288,7 +288,11 @@ mod tests {
         for f in XmppFault::ALL {
             assert_eq!(f.name().parse::<XmppFault>(), Ok(*f));
             assert!(!f.describe().is_empty());
-            assert!(f.name().chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(
+                f.name()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            );
         }
         let err = "nope".parse::<XmppFault>().unwrap_err();
         assert!(err.to_string().contains("stream-header"));
