@@ -130,6 +130,8 @@ hosts:
   - $DOMAIN
 loglevel: info
 log_rotate_count: 0
+# every registration comes from 127.0.0.1: no per-IP pause between them (default 600 s)
+registration_timeout: infinity
 auth_method: internal
 auth_password_format: plain
 disable_sasl_mechanisms:
@@ -166,6 +168,8 @@ access_rules:
   c2s:
     deny: blocked
     allow: all
+  register:
+    allow: all
 api_permissions:
   "console commands":
     from:
@@ -186,6 +190,13 @@ modules:
   mod_roster: {}
   mod_caps: {}
   mod_mqtt: {}
+  # stream management with resumption (XEP-0198) for cases/xmpp/sm
+  mod_stream_mgmt:
+    resume_timeout: 60
+  # in-band registration (XEP-0077) for cases/xmpp/register, on loopback only
+  mod_register:
+    access: register
+    ip_access: all
   # MUC basics (XEP-0045) for cases/xmpp/muc: rooms are created on join (not persistent).
   mod_muc:
     hosts: ["conference.@HOST@"]

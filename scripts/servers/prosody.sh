@@ -99,7 +99,11 @@ certificates = "$dir/certs" -- an existing (empty) dir silences certmanager erro
 run_as_root = true -- else prosodyctl switches to user prosody when run as root
 log = { { levels = { min = "info" }, to = "console" } }
 admins = { }
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "posix"; "websocket" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "posix"; "websocket"; "smacks"; "register" }
+-- in-band registration (XEP-0077) for cases/xmpp/register; loopback is exempt from throttling
+allow_registration = true
+-- stream management (XEP-0198) for cases/xmpp/sm: a dropped session stays resumable this long
+smacks_hibernation_time = 60
 modules_disabled = { "s2s" }
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
