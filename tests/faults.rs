@@ -73,6 +73,11 @@ const PROVEN: &[&str] = &[
     "muc-not-reflected",
     "muc-self-presence-first",
     "offline-message-dropped",
+    "sm-counts-nonzas",
+    "sm-enable-before-bind",
+    "sm-resumed-count-reset",
+    "sm-resume-loses-held",
+    "sm-failed-without-condition",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -160,6 +165,11 @@ fn every_fault_switch_has_a_proof() {
 #[case::muc_not_reflected("muc-not-reflected")]
 #[case::muc_self_presence_first("muc-self-presence-first")]
 #[case::offline_message_dropped("offline-message-dropped")]
+#[case::sm_counts_nonzas("sm-counts-nonzas")]
+#[case::sm_enable_before_bind("sm-enable-before-bind")]
+#[case::sm_resumed_count_reset("sm-resumed-count-reset")]
+#[case::sm_resume_loses_held("sm-resume-loses-held")]
+#[case::sm_failed_without_condition("sm-failed-without-condition")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

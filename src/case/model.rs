@@ -284,6 +284,10 @@ pub struct LoginStep {
     /// strongest the server offers. A server that does not offer it skips the case.
     #[serde(default, deserialize_with = "strict_text")]
     pub mechanism: Option<String>,
+    /// `false` stops after the features of the restarted stream, binding nothing (for a
+    /// stream management `<resume/>` or a hand-written bind); default true.
+    #[serde(default)]
+    pub bind: Option<bool>,
     /// Statements this check verifies.
     #[serde(default)]
     pub spec: Vec<String>,

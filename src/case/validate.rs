@@ -766,6 +766,10 @@ impl Scope {
                     self.text(r, &ctx("resource"))?;
                 }
                 self.define_after(&l.0.actor, "login");
+                if l.0.bind == Some(false) {
+                    // Nothing is bound, so there is no full JID to refer to.
+                    self.defined.remove(&format!("{}.full_jid", l.0.actor));
+                }
             }
             Step::Send(s) => {
                 if let Some(p) = &s.packet {

@@ -397,7 +397,22 @@ async fn probe(target: &mut Target, cases: &[crate::case::Case], connect: &Conne
         }
         let deadline = tokio::time::Instant::now() + connect.timeout * 2;
         match p.probe(target, connect, deadline).await {
-            Ok(learned) => target.capabilities.learn(&learned),
+            Ok(learned) => {
+                let lacks: Vec<&str> = learned
+                    .capabilities
+                    .iter()
+                    .filter(|(_, available)| !**available)
+                    .map(|(c, _)| c.name())
+                    .collect();
+                if !lacks.is_empty() {
+                    eprintln!(
+                        "note: the target lacks {} (learned from {}); cases requiring them are skipped",
+                        lacks.join(", "),
+                        learned.from
+                    );
+                }
+                target.capabilities.learn(&learned);
+            }
             Err(f) => eprintln!(
                 "warning: could not learn the {} capabilities of the target: {}",
                 p.name(),

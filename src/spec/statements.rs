@@ -102,6 +102,14 @@ pub const LISTS: &[SpecList] = &[
         prefix: "XEP-0045-",
         tsv: include_str!("xep0045.tsv"),
     },
+    SpecList {
+        key: "xep0198",
+        title: "XEP-0198 Stream Management",
+        protocol: Protocol::Xmpp,
+        version: None,
+        prefix: "XEP-0198-",
+        tsv: include_str!("xep0198.tsv"),
+    },
 ];
 
 const NOT_OBSERVABLE: &str = include_str!("not-observable.yaml");

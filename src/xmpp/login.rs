@@ -58,17 +58,22 @@ pub struct LoginParams {
     pub mechanism: Option<Mechanism>,
     /// The SCRAM client nonce; `None` draws a fresh random one (tests inject a fixed one).
     pub nonce: Option<String>,
+    /// Whether to bind a resource; `false` stops after the restart's features (a stream
+    /// management `<resume/>` takes the place of binding, XEP-0198 Section 5).
+    pub bind: bool,
 }
 
 /// A successful login: the bound JID, the final stream, and what the server did wrong on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginOutcome {
-    /// The full JID the server bound.
-    pub full_jid: String,
+    /// The full JID the server bound (`None` when the login did not bind).
+    pub full_jid: Option<String>,
     /// The `id` of the response header of the stream after the restart.
     pub stream_id: Option<String>,
     /// The features offered after authentication.
     pub features: Features,
+    /// The features offered before authentication (SASL mechanisms, registration).
+    pub offered: Features,
     /// Spec violations seen during the login (they do not stop it).
     pub violations: Vec<Violation>,
 }
@@ -284,6 +289,7 @@ async fn scram_exchange<I: ElementIo>(
 pub async fn login<I: ElementIo>(io: &mut I, p: &LoginParams) -> Result<LoginOutcome, LoginError> {
     let mut violations = Vec::new();
     let (first_id, features) = open_stream(io, p, "open", false, &mut violations).await?;
+    let offered = features.clone();
     let mechanism = match p.mechanism {
         Some(m) if features.offers(m.name()) => m,
         Some(wanted) => {
@@ -326,6 +332,15 @@ pub async fn login<I: ElementIo>(io: &mut I, p: &LoginParams) -> Result<LoginOut
             format!("the stream id '{a}' was reused after the SASL restart"),
         ));
     }
+    if !p.bind {
+        return Ok(LoginOutcome {
+            full_jid: None,
+            stream_id,
+            features,
+            offered,
+            violations,
+        });
+    }
     if !features.bind {
         return Err(LoginError::NoBind);
     }
@@ -354,9 +369,10 @@ pub async fn login<I: ElementIo>(io: &mut I, p: &LoginParams) -> Result<LoginOut
         }
     }
     Ok(LoginOutcome {
-        full_jid: jid.to_string(),
+        full_jid: Some(jid.to_string()),
         stream_id,
         features,
+        offered,
         violations,
     })
 }
@@ -408,6 +424,7 @@ mod tests {
             resource: Some("b1".into()),
             mechanism: Some(Mechanism::Plain),
             nonce: None,
+            bind: true,
         }
     }
 
@@ -455,7 +472,7 @@ mod tests {
             let script = rfc5802_script("v=rmF9pqV8S7suAoZWja4dJRkFsKQ=", in_challenge);
             let mut io = Scripted::new(&script);
             let out = login(&mut io, &scram_params()).await.unwrap();
-            assert_eq!(out.full_jid, "bob@localhost/b1");
+            assert_eq!(out.full_jid.as_deref(), Some("bob@localhost/b1"));
             assert_eq!(
                 io.sent[1],
                 format!(
@@ -524,7 +541,7 @@ mod tests {
     async fn logs_in_against_prosody_script() {
         let mut io = Scripted::new(&[OPEN1, FEAT1, SUCCESS, OPEN2, FEAT2, BOUND]);
         let out = login(&mut io, &params()).await.unwrap();
-        assert_eq!(out.full_jid, "bob@localhost/b1");
+        assert_eq!(out.full_jid.as_deref(), Some("bob@localhost/b1"));
         assert_eq!(out.stream_id.as_deref(), Some("8528a687"));
         assert_eq!(out.features.session, Some(true));
         assert!(out.violations.is_empty(), "{:?}", out.violations);

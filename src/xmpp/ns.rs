@@ -26,3 +26,11 @@ pub const PING: &str = "urn:xmpp:ping";
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 /// The namespace bound to the reserved `xmlns` prefix.
 pub const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
+/// Stream management, version 3 (XEP-0198).
+pub const SM: &str = "urn:xmpp:sm:3";
+/// The stream feature of in-band registration (XEP-0077).
+pub const REGISTER_FEATURE: &str = "http://jabber.org/features/iq-register";
+/// Service discovery: items (XEP-0030).
+pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
+/// Service discovery: information (XEP-0030).
+pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";

@@ -204,6 +204,73 @@ impl Protocol for XmppProtocol {
         target.xmpp.as_ref().map(|t| &t.endpoint)
     }
 
+    /// Logs one pool account in and learns what the server offers (src/xmpp/probe.rs).
+    async fn probe(
+        &self,
+        target: &Target,
+        connect: &crate::transport::ConnectOptions,
+        deadline: Instant,
+    ) -> Result<crate::capability::Learned, Failure> {
+        let Some(x) = &target.xmpp else {
+            return Ok(crate::capability::Learned::default());
+        };
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let lease = x
+            .pool
+            .lease(1, wait)
+            .await
+            .map_err(|e| Failure::infra(format!("account pool: {e}")))?;
+        let Some(account) = lease.accounts.first() else {
+            return Ok(crate::capability::Learned::default());
+        };
+        let env = LinkEnv {
+            transcript: crate::seam::transcript::Transcript::new(),
+            case_id: "probe".into(),
+            hook: None,
+            connect: connect.clone(),
+        };
+        let mut link = Link::open(
+            &x.endpoint,
+            &env,
+            "probe",
+            "xmpp",
+            WS_SUBPROTOCOL,
+            XmppCodec::new(&x.domain),
+        )
+        .await?;
+        link.codec_mut().header_checks = false;
+        let params = LoginParams {
+            domain: x.domain.clone(),
+            user: account.user.clone(),
+            password: account.password.expose().to_string(),
+            resource: Some(format!("wc-probe-{}", std::process::id())),
+            mechanism: None,
+            nonce: None,
+            bind: true,
+        };
+        let offered = {
+            let mut io = Io {
+                link: &mut link,
+                deadline,
+            };
+            crate::xmpp::probe::discover(&mut io, &params).await
+        };
+        if link.send(stream::close_xml(), deadline).await.is_ok() {
+            while let Recv::Message(m) = link.recv(deadline).await {
+                if m.message.as_ref().is_some_and(stream::is_close) {
+                    link.close(deadline).await;
+                    break;
+                }
+            }
+        }
+        link.abort();
+        let capabilities = offered.map_err(|e| Failure::infra(format!("login: {e}")))?;
+        Ok(crate::capability::Learned {
+            capabilities,
+            from: "the stream features and service discovery",
+        })
+    }
+
     async fn prepare(
         &self,
         case: &Case,
@@ -470,6 +537,7 @@ impl XmppCase {
             resource: Some(format!("{}-cleanup", id.resource)),
             mechanism: None,
             nonce: None,
+            bind: true,
         };
         {
             let mut io = Io {
@@ -554,6 +622,11 @@ fn is_stanza(el: &Element) -> bool {
         && matches!(el.ns.as_deref(), None | Some("jabber:client"))
 }
 
+/// A stream management ack request (`<r xmlns='urn:xmpp:sm:3'/>`, XEP-0198 Section 4).
+fn is_sm_request(el: &Element) -> bool {
+    el.is("r", ns::SM)
+}
+
 /// The ordering class of a stanza: its name, and for an iq whether it is a request (get/set)
 /// or a response (result/error). A server's own requests (roster pushes) are not ordered
 /// relative to its responses to the client's requests, so neither holds the other up.
@@ -634,6 +707,7 @@ impl XmppActor {
             resource: Some(resource.clone()),
             mechanism,
             nonce: None,
+            bind: step.bind.unwrap_or(true),
         };
         self.streaming = true;
         self.link.codec_mut().header_checks = false;
@@ -652,14 +726,20 @@ impl XmppActor {
                     self.link.record_violation(v.clone());
                 }
                 let actor = self.link.actor().to_string();
-                vars.set(format!("{actor}.full_jid"), o.full_jid.as_str());
-                vars.set(format!("{actor}.resource"), resource.as_str());
                 if let Some(id) = o.stream_id {
                     vars.set(format!("{actor}.stream_id"), id);
                 }
-                self.link
-                    .recorder()
-                    .note(format!("logged in as {}", o.full_jid));
+                match &o.full_jid {
+                    Some(jid) => {
+                        vars.set(format!("{actor}.full_jid"), jid.as_str());
+                        vars.set(format!("{actor}.resource"), resource.as_str());
+                        self.link.recorder().note(format!("logged in as {jid}"));
+                    }
+                    None => self
+                        .link
+                        .recorder()
+                        .note("authenticated; no resource bound (bind: false)"),
+                }
                 Ok(())
             }
             Err(LoginError::Io {
@@ -864,14 +944,17 @@ impl ActorSession for XmppActor {
         let waited = cx.deadline.saturating_duration_since(Instant::now());
         // Stanzas of another kind than the one awaited may come first (different senders are
         // not ordered); they are held for later steps. Stream-level elements never are.
+        // A stream management ack request (XEP-0198 `<r/>`) may come whenever the server
+        // has sent stanzas; it is held unless the step awaits one.
         let skip = |m: &Inbound<Element>| {
-            wanted.iter().all(is_stanza)
-                && m.message.as_ref().is_some_and(|el| {
-                    is_stanza(el)
+            m.message.as_ref().is_some_and(|el| {
+                (is_sm_request(el) && !wanted.iter().any(is_sm_request))
+                    || (wanted.iter().all(is_stanza)
+                        && is_stanza(el)
                         && wanted.iter().all(|w| {
                             stanza_kind(el) != stanza_kind(w) || other_presence_sender(el, w)
-                        })
-                })
+                        }))
+            })
         };
         match self.link.recv_skipping(cx.deadline, skip).await {
             Recv::Message(m) => match &m.message {

@@ -74,6 +74,16 @@ pub enum XmppFault {
     MucSelfPresenceFirst,
     /// Drops a chat message to an account with no connected resource: neither stored nor bounced (RFC6120-10.5.3.2-2).
     OfflineMessageDropped,
+    /// Counts stream management elements (`<r/>`) as handled stanzas in `<a h/>` (XEP-0198-4-1).
+    SmCountsNonzas,
+    /// Enables stream management before resource binding instead of `<failed/>` (XEP-0198-3-2).
+    SmEnableBeforeBind,
+    /// Answers `<resume/>` with `h='0'` instead of the old stream's count (XEP-0198-5-1).
+    SmResumedCountReset,
+    /// Loses the stanzas held for a detached session when it is resumed (XEP-0198-5-2).
+    SmResumeLosesHeld,
+    /// Refuses an unknown `<resume/>` with a bare `<failed/>`, no `<item-not-found/>` (XEP-0198-5-3).
+    SmFailedWithoutCondition,
 }
 
 /// Error for an unknown fault name.
@@ -117,6 +127,11 @@ impl XmppFault {
         XmppFault::MucNotReflected,
         XmppFault::MucSelfPresenceFirst,
         XmppFault::OfflineMessageDropped,
+        XmppFault::SmCountsNonzas,
+        XmppFault::SmEnableBeforeBind,
+        XmppFault::SmResumedCountReset,
+        XmppFault::SmResumeLosesHeld,
+        XmppFault::SmFailedWithoutCondition,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -155,6 +170,11 @@ impl XmppFault {
             Self::MucNotReflected => "muc-not-reflected",
             Self::MucSelfPresenceFirst => "muc-self-presence-first",
             Self::OfflineMessageDropped => "offline-message-dropped",
+            Self::SmCountsNonzas => "sm-counts-nonzas",
+            Self::SmEnableBeforeBind => "sm-enable-before-bind",
+            Self::SmResumedCountReset => "sm-resumed-count-reset",
+            Self::SmResumeLosesHeld => "sm-resume-loses-held",
+            Self::SmFailedWithoutCondition => "sm-failed-without-condition",
         }
     }
 
@@ -257,6 +277,21 @@ impl XmppFault {
             }
             Self::OfflineMessageDropped => {
                 "drops a chat message to an account with no connected resource instead of storing or bouncing it (RFC6120-10.5.3.2-2)"
+            }
+            Self::SmCountsNonzas => {
+                "counts stream management <r/> elements as handled stanzas in the h of <a/> (XEP-0198-4-1)"
+            }
+            Self::SmEnableBeforeBind => {
+                "enables stream management on a stream with no bound resource instead of answering <failed/> (XEP-0198-3-2)"
+            }
+            Self::SmResumedCountReset => {
+                "answers <resume/> with h='0' instead of the count of stanzas handled on the old stream (XEP-0198-5-1)"
+            }
+            Self::SmResumeLosesHeld => {
+                "drops the stanzas held for a detached session when it is resumed (XEP-0198-5-2)"
+            }
+            Self::SmFailedWithoutCondition => {
+                "refuses a <resume/> of an unknown stream with <failed/> and no <item-not-found/> (XEP-0198-5-3)"
             }
         }
     }

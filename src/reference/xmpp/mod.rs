@@ -124,6 +124,7 @@ pub async fn start(config: XmppServerConfig) -> std::io::Result<XmppServerHandle
         router: Router::default(),
         rosters: roster::Rosters::default(),
         muc: muc::Muc::default(),
+        parked: Default::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stopped));
@@ -225,6 +226,21 @@ fn refuse(status: StatusCode, why: &str) -> ErrorResponse {
     r
 }
 
+/// The session parked under `previd`. One that is still connected (its client resumed before
+/// the server saw the old connection break) is waited for, up to a second.
+async fn parked_or_gone(shared: &Shared, previd: &str) -> Option<session::Parked> {
+    for _ in 0..100 {
+        if let Some(p) = shared.parked.take(previd) {
+            return Some(p);
+        }
+        if !shared.parked.is_live(previd) {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
 async fn connection(
     stream: TcpStream,
     shared: Arc<Shared>,
@@ -263,13 +279,17 @@ async fn connection(
     };
     let (mut sink, mut source) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
-    let mut session = Session::new(shared, conn, tx);
+    let mut session = Session::new(shared.clone(), conn, tx);
     let mut deadline = Instant::now() + IDLE_TIMEOUT;
     if *stopped.borrow() {
         return;
     }
     loop {
+        // Stanzas already routed here go out before the client's next message is read, so
+        // what another session sent first reaches the client first (deterministic transcripts).
         let outs = tokio::select! {
+            biased;
+            Some(xml) = rx.recv() => session.on_routed(xml),
             msg = source.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
                     deadline = Instant::now() + IDLE_TIMEOUT;
@@ -285,12 +305,12 @@ async fn connection(
                     Vec::new()
                 }
             },
-            Some(xml) = rx.recv() => vec![Out::Text(xml)],
             _ = sleep_until(deadline) => session.on_idle_timeout(),
             _ = stopped.changed() => session.on_shutdown(),
         };
         let mut closing = false;
-        for out in outs {
+        let mut outs = std::collections::VecDeque::from(outs);
+        while let Some(out) = outs.pop_front() {
             match out {
                 Out::Text(text) => {
                     if sink.send(Message::text(text)).await.is_err() {
@@ -299,6 +319,23 @@ async fn connection(
                     }
                 }
                 Out::Close => closing = true,
+                Out::Resume { previd, h } => match parked_or_gone(&shared, &previd).await {
+                    // This connection carries the parked session from now on; the unbound
+                    // session that asked for it has nothing to undo.
+                    Some(parked) => {
+                        session = parked.session;
+                        rx = parked.rx;
+                        if shared.faults.contains(&XmppFault::SmResumeLosesHeld) {
+                            while rx.try_recv().is_ok() {}
+                        }
+                        outs.extend(session.on_resumed(&previd, h));
+                    }
+                    None => outs.push_back(Out::Text(format!(
+                        "<failed xmlns='{}'><item-not-found xmlns='{}'/></failed>",
+                        crate::xmpp::ns::SM,
+                        crate::xmpp::ns::STANZAS
+                    ))),
+                },
             }
         }
         if closing {
@@ -318,6 +355,24 @@ async fn connection(
             break;
         }
     }
-    session.on_disconnect();
+    // A broken connection of a session with resumption enabled leaves the session alive
+    // for a while (RFC7395-3.6-2, XEP-0198 Section 5).
+    match session.resumable_id() {
+        Some(id) => {
+            shared
+                .parked
+                .park(id.clone(), session::Parked { session, rx });
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(session::RESUME_TIMEOUT) => {}
+                    _ = stopped.changed() => {}
+                }
+                if let Some(mut parked) = shared.parked.take(&id) {
+                    parked.session.on_disconnect();
+                }
+            });
+        }
+        None => session.on_disconnect(),
+    }
     let _ = sink.close().await;
 }

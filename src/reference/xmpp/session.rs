@@ -17,10 +17,12 @@ use crate::xmpp::stream::{close_xml, is_close, is_open, stream_error_xml};
 
 mod routing;
 mod sasl;
+mod sm;
 mod subscriptions;
 
 use sasl::SaslState;
 pub(super) use sasl::{ScramAccount, scram_accounts};
+pub(super) use sm::{Parked, ParkedSessions, RESUME_TIMEOUT};
 
 /// Failed SASL attempts allowed before the stream is closed with `<policy-violation/>`.
 const MAX_SASL_FAILURES: u32 = 5;
@@ -47,6 +49,8 @@ pub(super) struct Shared {
     pub rosters: super::roster::Rosters,
     /// Multi-user chat rooms (XEP-0045).
     pub muc: super::muc::Muc,
+    /// Detached sessions awaiting stream management resumption (XEP-0198).
+    pub parked: ParkedSessions,
 }
 
 impl Shared {
@@ -62,6 +66,14 @@ pub(super) enum Out {
     Text(String),
     /// Start the WebSocket closing handshake and end the connection.
     Close,
+    /// Hand this connection over to the parked session `previd`, whose client had handled
+    /// `h` stanzas (XEP-0198 resumption).
+    Resume {
+        /// The resumption id.
+        previd: String,
+        /// The client's count of handled stanzas.
+        h: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +109,8 @@ pub(super) struct Session {
     sasl_state: SaslState,
     /// Full or bare JIDs this session sent available directed presence to (RFC 6121 §4.6).
     directed_to: std::collections::BTreeSet<String>,
+    /// Stream management state, once enabled (XEP-0198).
+    sm: Option<sm::SmState>,
     out: Vec<Out>,
 }
 
@@ -126,6 +140,7 @@ impl Session {
             bind_failures: 0,
             sasl_state: SaslState::None,
             directed_to: std::collections::BTreeSet::new(),
+            sm: None,
             out: Vec::new(),
         }
     }
@@ -139,7 +154,9 @@ impl Session {
     }
 
     fn take(&mut self) -> Vec<Out> {
-        std::mem::take(&mut self.out)
+        let out = std::mem::take(&mut self.out);
+        self.sm_track_out(&out);
+        out
     }
 
     /// Whether `text` starts with an `<iq` start tag that has the attribute `id` more than once
@@ -261,6 +278,7 @@ impl Session {
         // A session that did not end with <close/> (nor a stream error) dropped abruptly.
         let abrupt = self.phase != Phase::Closed;
         self.phase = Phase::Closed;
+        self.sm_end();
         let Some(jid) = self.jid.take() else { return };
         self.directed_unavailable(&jid.to_string());
         self.muc_gone(&jid.to_string(), false);
@@ -326,9 +344,10 @@ impl Session {
     fn features_xml(&self, authenticated: bool) -> String {
         let inner = if authenticated {
             format!(
-                "<bind xmlns='{}'><required/></bind><session xmlns='{}'><optional/></session>",
+                "<bind xmlns='{}'><required/></bind><session xmlns='{}'><optional/></session><sm xmlns='{}'/>",
                 ns::BIND,
-                ns::SESSION
+                ns::SESSION,
+                ns::SM
             )
         } else {
             let mut tls = if self.fault(XmppFault::AdvertiseStarttls) {
@@ -411,6 +430,10 @@ impl Session {
             return;
         }
         let is_stanza = stanza::kind(&el).is_some();
+        if el.ns.as_deref() == Some(ns::SM) && matches!(self.phase, Phase::Bind | Phase::Bound) {
+            self.sm_element(&el);
+            return;
+        }
         match self.phase {
             Phase::AwaitOpen { .. } => {
                 if is_stanza {
@@ -435,6 +458,7 @@ impl Session {
             }
             Phase::Bound => {
                 if is_stanza {
+                    self.sm_count_in();
                     self.stanza(el);
                 }
                 // Other first-level elements are ignored (RFC 6120 Section 4.8.4).
@@ -615,6 +639,7 @@ mod tests {
             router: Router::default(),
             rosters: super::super::roster::Rosters::default(),
             muc: Default::default(),
+            parked: Default::default(),
         })
     }
 
@@ -622,7 +647,7 @@ mod tests {
         out.iter()
             .filter_map(|o| match o {
                 Out::Text(t) => Some(t.clone()),
-                Out::Close => None,
+                Out::Close | Out::Resume { .. } => None,
             })
             .collect()
     }

@@ -124,6 +124,7 @@ fn params(user: &str, resource: &str) -> LoginParams {
         resource: Some(resource.into()),
         mechanism: None,
         nonce: None,
+        bind: true,
     }
 }
 
@@ -142,7 +143,7 @@ async fn login_presence_message_ping_close() {
     let h = server(&[]).await;
     assert!(h.url().starts_with("ws://127.0.0.1:") && h.url().ends_with("/xmpp-websocket"));
     let (mut bob, out) = logged_in(&h, "bob", "b1").await;
-    assert_eq!(out.full_jid, "bob@localhost/b1");
+    assert_eq!(out.full_jid.as_deref(), Some("bob@localhost/b1"));
     assert!(out.violations.is_empty(), "{:?}", out.violations);
     assert!(bob.violations.is_empty(), "{:?}", bob.violations);
     assert_eq!(out.features.session, Some(true));

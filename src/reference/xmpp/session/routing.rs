@@ -436,7 +436,9 @@ impl Session {
             return;
         }
         let known = el.elements().next().is_some_and(|p| {
-            (p.is("ping", ns::PING) && ty == "get") || (p.is("session", ns::SESSION) && ty == "set")
+            (p.is("ping", ns::PING) && ty == "get")
+                || (p.is("session", ns::SESSION) && ty == "set")
+                || (p.is("query", ns::DISCO_ITEMS) && ty == "get")
         });
         if !known && !self.fault(XmppFault::IqUnknownAnsweredResult) {
             if !self.fault(XmppFault::IqUnknownIgnored) {
@@ -453,6 +455,20 @@ impl Session {
             reply.set_attr("from", to);
         }
         reply.set_attr("to", me.to_string());
+        if el
+            .elements()
+            .next()
+            .is_some_and(|p| p.is("query", ns::DISCO_ITEMS))
+        {
+            // XEP-0030 items of the domain: the MUC service (XEP-0045 Section 6.1).
+            let item = Element::with_ns("item", ns::DISCO_ITEMS)
+                .attr_with(
+                    "jid",
+                    super::super::muc::service_domain(&self.shared.domain),
+                )
+                .attr_with("name", "Chatrooms");
+            reply = reply.child_with(Element::with_ns("query", ns::DISCO_ITEMS).child_with(item));
+        }
         self.emit(reply.to_xml());
     }
 }

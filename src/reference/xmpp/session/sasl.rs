@@ -249,6 +249,7 @@ mod tests {
             router: Router::default(),
             rosters: Default::default(),
             muc: Default::default(),
+            parked: Default::default(),
         });
         let (tx, _rx) = mpsc::channel(4);
         let mut s = Session::new(shared, 1, tx);
