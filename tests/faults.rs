@@ -73,6 +73,9 @@ const PROVEN: &[&str] = &[
     "muc-not-reflected",
     "muc-self-presence-first",
     "offline-message-dropped",
+    // in-band registration (XEP-0077)
+    "register-conflict-accepted",
+    "register-remove-kept",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -160,6 +163,8 @@ fn every_fault_switch_has_a_proof() {
 #[case::muc_not_reflected("muc-not-reflected")]
 #[case::muc_self_presence_first("muc-self-presence-first")]
 #[case::offline_message_dropped("offline-message-dropped")]
+#[case::register_conflict_accepted("register-conflict-accepted")]
+#[case::register_remove_kept("register-remove-kept")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

@@ -74,6 +74,10 @@ pub enum XmppFault {
     MucSelfPresenceFirst,
     /// Drops a chat message to an account with no connected resource: neither stored nor bounced (RFC6120-10.5.3.2-2).
     OfflineMessageDropped,
+    /// Answers a registration set for a username already taken with a result instead of `<conflict/>` (XEP-0077-3.1-3).
+    RegisterConflictAccepted,
+    /// Answers `<remove/>` with a result but keeps the account, which still logs in (XEP-0077-3.2-1).
+    RegisterRemoveKept,
 }
 
 /// Error for an unknown fault name.
@@ -117,6 +121,8 @@ impl XmppFault {
         XmppFault::MucNotReflected,
         XmppFault::MucSelfPresenceFirst,
         XmppFault::OfflineMessageDropped,
+        XmppFault::RegisterConflictAccepted,
+        XmppFault::RegisterRemoveKept,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -155,6 +161,8 @@ impl XmppFault {
             Self::MucNotReflected => "muc-not-reflected",
             Self::MucSelfPresenceFirst => "muc-self-presence-first",
             Self::OfflineMessageDropped => "offline-message-dropped",
+            Self::RegisterConflictAccepted => "register-conflict-accepted",
+            Self::RegisterRemoveKept => "register-remove-kept",
         }
     }
 
@@ -257,6 +265,12 @@ impl XmppFault {
             }
             Self::OfflineMessageDropped => {
                 "drops a chat message to an account with no connected resource instead of storing or bouncing it (RFC6120-10.5.3.2-2)"
+            }
+            Self::RegisterConflictAccepted => {
+                "answers a registration set for a username already taken with a result (the account keeps its password) instead of <conflict/> (XEP-0077-3.1-3)"
+            }
+            Self::RegisterRemoveKept => {
+                "answers <remove/> with a result but keeps the account, which still authenticates (XEP-0077-3.2-1)"
             }
         }
     }
