@@ -8,6 +8,7 @@ pub mod jid;
 pub mod login;
 pub mod ns;
 pub mod pattern;
+pub mod register;
 pub mod sasl;
 pub mod scram;
 pub mod session;

@@ -32,7 +32,7 @@ use crate::xmpp::scram::{ScramClient, ScramHash};
 use crate::xmpp::{ns, sasl, stream};
 
 /// Statement: the server's handshake answer contains `xmpp`.
-const WS_SUBPROTOCOL: &str = "RFC7395-3.1-2";
+pub(super) const WS_SUBPROTOCOL: &str = "RFC7395-3.1-2";
 /// Statement: data frames are text.
 const WS_TEXT: &str = "RFC7395-3.2-1";
 /// Statement: each frame parses as a standalone XML document.
@@ -229,13 +229,19 @@ impl Protocol for XmppProtocol {
             .lease(owners.len(), LEASE_WAIT)
             .await
             .map_err(|e| Failure::infra(format!("account pool: {e}")))?;
+        // In-band registration as the account source: fresh accounts for the leased slots.
+        let fresh = x
+            .register
+            .as_ref()
+            .map(|r| super::register::fresh(r, &lease.accounts));
+        let accounts = fresh.as_deref().unwrap_or(&lease.accounts);
         let mut identities = BTreeMap::new();
         for (i, (name, doc)) in case.actors.iter().enumerate() {
             let owner = doc.same_account_as.as_deref().unwrap_or(name.as_str());
             let account = owners
                 .iter()
                 .position(|o| *o == owner)
-                .and_then(|k| lease.accounts.get(k))
+                .and_then(|k| accounts.get(k))
                 .ok_or_else(|| Failure::infra(format!("no account for `{name}`")))?;
             let resource = doc
                 .resource
@@ -259,6 +265,7 @@ impl Protocol for XmppProtocol {
             endpoint: x.endpoint.clone(),
             identities,
             touches_roster: touches_roster(case),
+            registered: fresh.map(|_| Default::default()),
             _lease: lease,
         }))
     }
@@ -270,6 +277,8 @@ struct XmppCase {
     identities: BTreeMap<String, XmppIdentity>,
     /// The case sends roster iqs or subscription presence: cleanup restores the rosters.
     touches_roster: bool,
+    /// The accounts come from in-band registration: those registered so far (removed at cleanup).
+    registered: Option<super::register::Registrations>,
     _lease: Lease,
 }
 
@@ -286,6 +295,11 @@ impl CaseState for XmppCase {
             .get(actor)
             .cloned()
             .ok_or_else(|| Failure::infra(format!("no account for `{actor}`")))?;
+        if let Some(r) = &mut self.registered {
+            r.ensure(&self.endpoint, env, &identity)
+                .await
+                .map_err(|e| Failure::infra(format!("in-band registration of `{actor}`: {e}")))?;
+        }
         let link = Link::open(
             &self.endpoint,
             env,
@@ -313,6 +327,10 @@ impl CaseState for XmppCase {
         let mut notes = self.close_sessions(sessions, deadline).await;
         if self.touches_roster {
             notes.extend(self.restore_rosters(env, deadline).await);
+        }
+        if let Some(r) = &mut self.registered {
+            let ids = self.identities.values();
+            notes.extend(r.remove_all(&self.endpoint, env, ids, deadline).await);
         }
         notes
     }
@@ -984,9 +1002,9 @@ impl ActorSession for XmppActor {
 }
 
 /// The login routine's element I/O over the link, with one deadline for the whole macro.
-struct Io<'a> {
-    link: &'a mut Link<XmppCodec>,
-    deadline: Instant,
+pub(super) struct Io<'a> {
+    pub(super) link: &'a mut Link<XmppCodec>,
+    pub(super) deadline: Instant,
 }
 
 impl ElementIo for Io<'_> {
