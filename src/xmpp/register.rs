@@ -9,13 +9,16 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::element::{Element, escape};
+use super::framing::parse_message;
 use super::login::{LoginParams, login};
 use super::ns;
 use super::session::{Io, WS_SUBPROTOCOL, XmppCodec, XmppIdentity};
 use super::stream;
+use crate::case::{Case, Step};
 use crate::seam::{Link, LinkEnv, Recv, Transcript};
 use crate::target::{Account, RegisterSource, Secret};
 use crate::transport::Endpoint;
+use crate::vars::Vars;
 
 /// The registration namespace.
 const REGISTER_NS: &str = "jabber:iq:register";
@@ -220,6 +223,71 @@ pub async fn remove(
     answer
 }
 
+/// The accounts a case registers itself (a `send` of a registration set with username and
+/// password, as `vars` make it), leaving out the accounts it leased: the cleanup removes any
+/// the case did not remove, so a case that failed half way leaves no account behind.
+pub fn registered_by(case: &Case, vars: &Vars, leased: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for s in &case.steps {
+        let Step::Send(send) = &s.step else { continue };
+        let Some(xml) = send.xml.as_deref().filter(|x| x.contains(REGISTER_NS)) else {
+            continue;
+        };
+        let Ok(framed) = vars.interpolate(xml).map(|x| parse_message(&x)) else {
+            continue;
+        };
+        let Some(query) = framed
+            .ok()
+            .and_then(|f| f.element.child("query", REGISTER_NS).cloned())
+        else {
+            continue;
+        };
+        let text = |n: &str| {
+            query
+                .child(n, REGISTER_NS)
+                .map(|e| e.text().trim().to_string())
+                .filter(|t| !t.is_empty())
+        };
+        if let (Some(u), Some(p)) = (text("username"), text("password"))
+            && !leased.iter().any(|l| l.eq_ignore_ascii_case(&u))
+            && !out
+                .iter()
+                .any(|(o, _): &(String, String)| o.eq_ignore_ascii_case(&u))
+        {
+            out.push((u, p));
+        }
+    }
+    out
+}
+
+/// Removes the accounts of [`registered_by`] that still log in; a login that fails means the
+/// case removed it (or never made it), which is no news. Returns a note for each one removed.
+pub async fn remove_leftovers(
+    endpoint: &Endpoint,
+    env: &LinkEnv,
+    domain: &str,
+    accounts: &[(String, String)],
+    deadline: Instant,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (user, password) in accounts {
+        let id = XmppIdentity {
+            user: user.clone(),
+            password: Secret::new(password.clone()),
+            domain: domain.to_string(),
+            resource: "wc-cleanup".into(),
+        };
+        match remove(endpoint, env, &id, deadline).await {
+            Ok(()) => notes.push(format!("removed the account {user} the case left behind")),
+            Err(RegisterError::Refused(why)) => {
+                notes.push(format!("could not remove the account {user}: {why}"))
+            }
+            Err(RegisterError::Io(_)) => {}
+        }
+    }
+    notes
+}
+
 impl Registrations {
     /// Registers the account of `id` unless this case did so already.
     pub async fn ensure(
@@ -273,6 +341,31 @@ impl Registrations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_accounts_a_case_registers_are_found_but_not_leased_ones() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/xmpp/register");
+        let cases = crate::case::load_all(&[
+            root.join("create-login-remove.yaml"),
+            root.join("existing-username-conflict.yaml"),
+        ])
+        .unwrap();
+        let mut vars = Vars::new();
+        vars.set("run", "ab12cd");
+        vars.set("domain", "localhost");
+        vars.set("alice.user", "wc3");
+        let by_id = |id: &str| cases.iter().find(|c| c.id == id).unwrap();
+        let made = registered_by(by_id("xmpp.register.create-login-remove"), &vars, &["wc1"]);
+        assert_eq!(
+            made,
+            [("wcrab12cd".to_string(), "wcr-ab12cd-secret".to_string())]
+        );
+        let conflict = by_id("xmpp.register.existing-username-conflict");
+        assert!(
+            registered_by(conflict, &vars, &["wc3"]).is_empty(),
+            "a leased account is never removed"
+        );
+    }
 
     #[test]
     fn fresh_accounts_are_unique_localparts_with_random_passwords() {

@@ -261,8 +261,11 @@ impl Protocol for XmppProtocol {
                 },
             );
         }
+        let leased: Vec<&str> = identities.values().map(|i| i.user.as_str()).collect();
+        let registered_by_case = super::register::registered_by(case, vars, &leased);
         Ok(Box::new(XmppCase {
             endpoint: x.endpoint.clone(),
+            registered_by_case,
             identities,
             touches_roster: touches_roster(case),
             registered: fresh.map(|_| Default::default()),
@@ -277,6 +280,8 @@ struct XmppCase {
     identities: BTreeMap<String, XmppIdentity>,
     /// The case sends roster iqs or subscription presence: cleanup restores the rosters.
     touches_roster: bool,
+    /// Accounts the case registers itself (XEP-0077): the cleanup removes any left behind.
+    registered_by_case: Vec<(String, String)>,
     /// The accounts come from in-band registration: those registered so far (removed at cleanup).
     registered: Option<super::register::Registrations>,
     _lease: Lease,
@@ -327,6 +332,12 @@ impl CaseState for XmppCase {
         let mut notes = self.close_sessions(sessions, deadline).await;
         if self.touches_roster {
             notes.extend(self.restore_rosters(env, deadline).await);
+        }
+        if let Some(domain) = self.identities.values().next().map(|i| i.domain.clone()) {
+            let left = &self.registered_by_case;
+            let removed =
+                super::register::remove_leftovers(&self.endpoint, env, &domain, left, deadline);
+            notes.extend(removed.await);
         }
         if let Some(r) = &mut self.registered {
             let ids = self.identities.values();
