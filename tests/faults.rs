@@ -78,6 +78,9 @@ const PROVEN: &[&str] = &[
     "sm-resumed-count-reset",
     "sm-resume-loses-held",
     "sm-failed-without-condition",
+    // in-band registration (XEP-0077)
+    "register-conflict-accepted",
+    "register-remove-kept",
 ];
 
 /// Faults that break no rule: only a snapshot sees them, proven in tests/snapshots.rs.
@@ -170,6 +173,8 @@ fn every_fault_switch_has_a_proof() {
 #[case::sm_resumed_count_reset("sm-resumed-count-reset")]
 #[case::sm_resume_loses_held("sm-resume-loses-held")]
 #[case::sm_failed_without_condition("sm-failed-without-condition")]
+#[case::register_conflict_accepted("register-conflict-accepted")]
+#[case::register_remove_kept("register-remove-kept")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_makes_a_case_fail(#[case] fault: &str) {
     let cases =

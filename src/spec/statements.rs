@@ -110,6 +110,14 @@ pub const LISTS: &[SpecList] = &[
         prefix: "XEP-0198-",
         tsv: include_str!("xep0198.tsv"),
     },
+    SpecList {
+        key: "xep0077",
+        title: "XEP-0077 In-Band Registration",
+        protocol: Protocol::Xmpp,
+        version: None,
+        prefix: "XEP-0077-",
+        tsv: include_str!("xep0077.tsv"),
+    },
 ];
 
 const NOT_OBSERVABLE: &str = include_str!("not-observable.yaml");

@@ -63,6 +63,18 @@ pub struct XmppTarget {
     pub domain: String,
     /// Accounts to lease.
     pub pool: AccountPool,
+    /// Each case registers fresh accounts in-band (XEP-0077) instead of using the pool's own;
+    /// the pool then holds `count` slots that only bound how many exist at once.
+    pub register: Option<RegisterSource>,
+}
+
+/// The in-band registration account source of a profile (`register_accounts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterSource {
+    /// Start of every registered user name (lower-case letters and digits).
+    pub prefix: String,
+    /// Most accounts registered at once.
+    pub count: usize,
 }
 
 /// A resolved target: the protocols it speaks and what it is known to get wrong.
@@ -233,6 +245,7 @@ impl Target {
                     endpoint,
                     domain,
                     pool: AccountPool::new(accounts),
+                    register: None,
                 });
             }
         }
@@ -268,6 +281,7 @@ impl Target {
                 endpoint: reference.xmpp_endpoint(),
                 domain: reference.domain().to_string(),
                 pool: AccountPool::new(reference.accounts()),
+                register: None,
             }),
             deviations: Vec::new(),
             capabilities: Default::default(),
@@ -412,13 +426,26 @@ impl Target {
                         password: Secret::new(password),
                     });
                 }
-                if accounts.is_empty() {
+                let register = doc.register_accounts.as_ref().map(|r| RegisterSource {
+                    prefix: r.value.prefix.clone(),
+                    count: r.value.count,
+                });
+                if let Some(r) = &register {
+                    // slots, not accounts: each case registers its own (src/xmpp/register.rs)
+                    accounts = (1..=r.count)
+                        .map(|i| Account {
+                            user: format!("{}{i}", r.prefix),
+                            password: Secret::new(""),
+                        })
+                        .collect();
+                } else if accounts.is_empty() {
                     accounts = accounts_from_env()?;
                 }
                 target.xmpp = Some(XmppTarget {
                     endpoint,
                     domain,
                     pool: AccountPool::new(accounts),
+                    register,
                 });
             }
         }

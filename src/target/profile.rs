@@ -40,6 +40,9 @@ pub struct ProfileDoc {
     /// XMPP account pool.
     #[serde(default)]
     pub accounts: Vec<Spanned<AccountDoc>>,
+    /// XMPP: accounts made by in-band registration (XEP-0077) for each case, instead of `accounts`.
+    #[serde(default)]
+    pub register_accounts: Option<Spanned<RegisterAccountsDoc>>,
     /// MQTT user name every connection logs in with (with `password_env`).
     #[serde(default)]
     pub username: Option<Spanned<String>>,
@@ -66,6 +69,16 @@ pub struct AccountDoc {
     pub user: String,
     /// Environment variable holding the password.
     pub password_env: String,
+}
+
+/// `register_accounts`: each case registers fresh accounts named `<prefix><n>x<random>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAccountsDoc {
+    /// Start of the user names: 1 to 16 lower-case letters and digits.
+    pub prefix: String,
+    /// Most accounts registered at once (1 to 1024).
+    pub count: usize,
 }
 
 /// A declared deviation.
@@ -218,6 +231,28 @@ fn validate(p: &Profile) -> Result<(), LoadError> {
             a,
             "field `accounts` is for XMPP targets; an MQTT target logs in with `username` and `password_env`",
         ));
+    }
+    if let Some(r) = &doc.register_accounts {
+        let prefix_ok = (1..=16).contains(&r.value.prefix.len())
+            && r.value
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if protocol != Some(Protocol::Xmpp) || builtin {
+            return Err(p.err(
+                r,
+                "field `register_accounts` is for XMPP targets reached by URL (the built-in target makes its own accounts)",
+            ));
+        } else if let Some(a) = doc.accounts.first() {
+            return Err(p.err(a, "give either `accounts` or `register_accounts`, not both"));
+        } else if !prefix_ok {
+            return Err(p.err(
+                r,
+                "field `register_accounts.prefix`: 1 to 16 lower-case letters and digits",
+            ));
+        } else if !(1..=1024).contains(&r.value.count) {
+            return Err(p.err(r, "field `register_accounts.count`: 1 to 1024"));
+        }
     }
     match (&doc.username, &doc.password_env) {
         (Some(u), _) | (_, Some(u)) if protocol == Some(Protocol::Xmpp) || builtin => {

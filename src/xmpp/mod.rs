@@ -9,6 +9,7 @@ pub mod login;
 pub mod ns;
 pub mod pattern;
 pub mod probe;
+pub mod register;
 pub mod sasl;
 pub mod scram;
 pub mod session;

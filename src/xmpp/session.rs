@@ -32,7 +32,7 @@ use crate::xmpp::scram::{ScramClient, ScramHash};
 use crate::xmpp::{ns, sasl, stream};
 
 /// Statement: the server's handshake answer contains `xmpp`.
-const WS_SUBPROTOCOL: &str = "RFC7395-3.1-2";
+pub(super) const WS_SUBPROTOCOL: &str = "RFC7395-3.1-2";
 /// Statement: data frames are text.
 const WS_TEXT: &str = "RFC7395-3.2-1";
 /// Statement: each frame parses as a standalone XML document.
@@ -211,7 +211,8 @@ impl Protocol for XmppProtocol {
         connect: &crate::transport::ConnectOptions,
         deadline: Instant,
     ) -> Result<crate::capability::Learned, Failure> {
-        let Some(x) = &target.xmpp else {
+        let Some(x) = target.xmpp.as_ref().filter(|x| !x.pool.is_empty()) else {
+            // No pool account (none configured, or accounts registered per case): nothing to log in with.
             return Ok(crate::capability::Learned::default());
         };
         let wait = deadline.saturating_duration_since(Instant::now());
@@ -296,13 +297,19 @@ impl Protocol for XmppProtocol {
             .lease(owners.len(), LEASE_WAIT)
             .await
             .map_err(|e| Failure::infra(format!("account pool: {e}")))?;
+        // In-band registration as the account source: fresh accounts for the leased slots.
+        let fresh = x
+            .register
+            .as_ref()
+            .map(|r| super::register::fresh(r, &lease.accounts));
+        let accounts = fresh.as_deref().unwrap_or(&lease.accounts);
         let mut identities = BTreeMap::new();
         for (i, (name, doc)) in case.actors.iter().enumerate() {
             let owner = doc.same_account_as.as_deref().unwrap_or(name.as_str());
             let account = owners
                 .iter()
                 .position(|o| *o == owner)
-                .and_then(|k| lease.accounts.get(k))
+                .and_then(|k| accounts.get(k))
                 .ok_or_else(|| Failure::infra(format!("no account for `{name}`")))?;
             let resource = doc
                 .resource
@@ -322,10 +329,14 @@ impl Protocol for XmppProtocol {
                 },
             );
         }
+        let leased: Vec<&str> = identities.values().map(|i| i.user.as_str()).collect();
+        let registered_by_case = super::register::registered_by(case, vars, &leased);
         Ok(Box::new(XmppCase {
             endpoint: x.endpoint.clone(),
+            registered_by_case,
             identities,
             touches_roster: touches_roster(case),
+            registered: fresh.map(|_| Default::default()),
             _lease: lease,
         }))
     }
@@ -337,6 +348,10 @@ struct XmppCase {
     identities: BTreeMap<String, XmppIdentity>,
     /// The case sends roster iqs or subscription presence: cleanup restores the rosters.
     touches_roster: bool,
+    /// Accounts the case registers itself (XEP-0077): the cleanup removes any left behind.
+    registered_by_case: Vec<(String, String)>,
+    /// The accounts come from in-band registration: those registered so far (removed at cleanup).
+    registered: Option<super::register::Registrations>,
     _lease: Lease,
 }
 
@@ -353,6 +368,11 @@ impl CaseState for XmppCase {
             .get(actor)
             .cloned()
             .ok_or_else(|| Failure::infra(format!("no account for `{actor}`")))?;
+        if let Some(r) = &mut self.registered {
+            r.ensure(&self.endpoint, env, &identity)
+                .await
+                .map_err(|e| Failure::infra(format!("in-band registration of `{actor}`: {e}")))?;
+        }
         let link = Link::open(
             &self.endpoint,
             env,
@@ -380,6 +400,16 @@ impl CaseState for XmppCase {
         let mut notes = self.close_sessions(sessions, deadline).await;
         if self.touches_roster {
             notes.extend(self.restore_rosters(env, deadline).await);
+        }
+        if let Some(domain) = self.identities.values().next().map(|i| i.domain.clone()) {
+            let left = &self.registered_by_case;
+            let removed =
+                super::register::remove_leftovers(&self.endpoint, env, &domain, left, deadline);
+            notes.extend(removed.await);
+        }
+        if let Some(r) = &mut self.registered {
+            let ids = self.identities.values();
+            notes.extend(r.remove_all(&self.endpoint, env, ids, deadline).await);
         }
         notes
     }
@@ -1067,9 +1097,9 @@ impl ActorSession for XmppActor {
 }
 
 /// The login routine's element I/O over the link, with one deadline for the whole macro.
-struct Io<'a> {
-    link: &'a mut Link<XmppCodec>,
-    deadline: Instant,
+pub(super) struct Io<'a> {
+    pub(super) link: &'a mut Link<XmppCodec>,
+    pub(super) deadline: Instant,
 }
 
 impl ElementIo for Io<'_> {

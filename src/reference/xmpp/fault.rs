@@ -84,6 +84,10 @@ pub enum XmppFault {
     SmResumeLosesHeld,
     /// Refuses an unknown `<resume/>` with a bare `<failed/>`, no `<item-not-found/>` (XEP-0198-5-3).
     SmFailedWithoutCondition,
+    /// Answers a registration set for a username already taken with a result instead of `<conflict/>` (XEP-0077-3.1-3).
+    RegisterConflictAccepted,
+    /// Answers `<remove/>` with a result but keeps the account, which still logs in (XEP-0077-3.2-1).
+    RegisterRemoveKept,
 }
 
 /// Error for an unknown fault name.
@@ -132,6 +136,8 @@ impl XmppFault {
         XmppFault::SmResumedCountReset,
         XmppFault::SmResumeLosesHeld,
         XmppFault::SmFailedWithoutCondition,
+        XmppFault::RegisterConflictAccepted,
+        XmppFault::RegisterRemoveKept,
     ];
 
     /// The kebab-case name used on the command line (`--fault stream-header`).
@@ -175,6 +181,8 @@ impl XmppFault {
             Self::SmResumedCountReset => "sm-resumed-count-reset",
             Self::SmResumeLosesHeld => "sm-resume-loses-held",
             Self::SmFailedWithoutCondition => "sm-failed-without-condition",
+            Self::RegisterConflictAccepted => "register-conflict-accepted",
+            Self::RegisterRemoveKept => "register-remove-kept",
         }
     }
 
@@ -292,6 +300,12 @@ impl XmppFault {
             }
             Self::SmFailedWithoutCondition => {
                 "refuses a <resume/> of an unknown stream with <failed/> and no <item-not-found/> (XEP-0198-5-3)"
+            }
+            Self::RegisterConflictAccepted => {
+                "answers a registration set for a username already taken with a result (the account keeps its password) instead of <conflict/> (XEP-0077-3.1-3)"
+            }
+            Self::RegisterRemoveKept => {
+                "answers <remove/> with a result but keeps the account, which still authenticates (XEP-0077-3.2-1)"
             }
         }
     }

@@ -3,13 +3,14 @@
 mod discovery;
 mod fault;
 mod muc;
+mod register;
 mod roster;
 mod router;
 mod session;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,15 +112,9 @@ impl Drop for XmppServerHandle {
 pub async fn start(config: XmppServerConfig) -> std::io::Result<XmppServerHandle> {
     let listener = TcpListener::bind((config.bind, config.port)).await?;
     let addr = listener.local_addr()?;
-    let scram = session::scram_accounts(&config.accounts);
     let shared = Arc::new(Shared {
         domain: config.domain.to_ascii_lowercase(),
-        scram,
-        accounts: config
-            .accounts
-            .into_iter()
-            .map(|(u, p)| (u.to_lowercase(), p))
-            .collect::<HashMap<_, _>>(),
+        accounts: register::Accounts::new(&config.accounts),
         faults: config.faults,
         router: Router::default(),
         rosters: roster::Rosters::default(),

@@ -125,7 +125,7 @@ fn local_bare(shared: &Shared, to: &str) -> Option<String> {
     let local = j.local?.to_lowercase();
     shared
         .accounts
-        .contains_key(&local)
+        .contains(&local)
         .then(|| format!("{local}@{}", shared.domain))
 }
 

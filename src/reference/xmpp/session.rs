@@ -37,10 +37,8 @@ const NOT_AUTHORIZED_TEXT: &str =
 pub(super) struct Shared {
     /// The service domain.
     pub domain: String,
-    /// Accounts: lower-cased localpart -> password.
-    pub accounts: HashMap<String, String>,
-    /// SCRAM credentials per account and hash (salt, iteration count, StoredKey, ServerKey).
-    pub scram: HashMap<(String, crate::xmpp::scram::ScramHash), ScramAccount>,
+    /// Accounts (password and SCRAM credentials), which in-band registration changes (XEP-0077).
+    pub accounts: super::register::Accounts,
     /// Active fault switches.
     pub faults: BTreeSet<XmppFault>,
     /// Bound resources.
@@ -359,8 +357,9 @@ impl Session {
                 tls.push_str(&format!("<bind xmlns='{}'/>", ns::BIND));
             }
             format!(
-                "{tls}<mechanisms xmlns='{}'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>",
-                ns::SASL
+                "{tls}<mechanisms xmlns='{}'><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>{}",
+                ns::SASL,
+                super::register::FEATURE
             )
         };
         format!(
@@ -445,6 +444,11 @@ impl Session {
                     );
                 }
             }
+            Phase::Sasl if is_stanza && super::register::is_register_iq(&el) => {
+                if let Some(xml) = super::register::pre_auth(&self.shared, &el) {
+                    self.emit(xml);
+                }
+            }
             Phase::Sasl | Phase::SaslChallenge => self.sasl(&el, is_stanza),
             Phase::Bind => {
                 if el.name == "iq" && is_stanza && el.child("bind", ns::BIND).is_some() {
@@ -457,7 +461,12 @@ impl Session {
                 }
             }
             Phase::Bound => {
-                if is_stanza {
+                if let Some(r) = self.register_bound(&el) {
+                    self.emit(r.xml);
+                    if r.removed {
+                        self.stream_error("not-authorized", Some(super::register::REMOVED_TEXT));
+                    }
+                } else if is_stanza {
                     self.sm_count_in();
                     self.stanza(el);
                 }
@@ -575,6 +584,14 @@ impl Session {
     }
 }
 
+/// In-band registration hook (XEP-0077, logic in `super::register`).
+impl Session {
+    fn register_bound(&self, el: &Element) -> Option<super::register::BoundReply> {
+        let (user, jid) = (self.user.as_deref()?, self.jid.as_ref()?);
+        super::register::bound(&self.shared, user, &jid.to_string(), el)
+    }
+}
+
 /// MUC hook (XEP-0045, logic in `super::muc`): routes the service's stanzas to their recipients.
 impl Session {
     fn muc_faults(&self) -> super::muc::MucFaults {
@@ -631,10 +648,10 @@ mod tests {
     fn shared(faults: &[XmppFault]) -> Arc<Shared> {
         Arc::new(Shared {
             domain: "localhost".into(),
-            accounts: [("alice".to_string(), "secret".to_string())]
-                .into_iter()
-                .collect(),
-            scram: sasl::scram_accounts(&[("alice".to_string(), "secret".to_string())]),
+            accounts: super::super::register::Accounts::new(&[(
+                "alice".to_string(),
+                "secret".to_string(),
+            )]),
             faults: faults.iter().copied().collect(),
             router: Router::default(),
             rosters: super::super::roster::Rosters::default(),

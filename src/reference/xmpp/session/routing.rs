@@ -111,7 +111,7 @@ impl Session {
             return Target::Server;
         };
         let local = local.to_lowercase();
-        if !self.shared.accounts.contains_key(&local) {
+        if !self.shared.accounts.contains(&local) {
             return Target::NoSuchUser;
         }
         Target::Local {

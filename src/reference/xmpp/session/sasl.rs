@@ -153,7 +153,7 @@ impl Session {
             Err(_) => self.sasl_fail("malformed-request", None),
             Ok((authzid, user, password)) => {
                 let user = user.to_lowercase();
-                let ok = self.shared.accounts.get(&user) == Some(&password);
+                let ok = self.shared.accounts.password_is(&user, &password);
                 let own = format!("{user}@{}", self.shared.domain);
                 if !ok {
                     self.sasl_fail("not-authorized", Some(NOT_AUTHORIZED_TEXT));
@@ -177,8 +177,8 @@ impl Session {
             return self.sasl_fail("malformed-request", None);
         };
         let user = first.user.to_lowercase();
-        let account = self.shared.scram.get(&(user.clone(), hash));
-        let (salt, iterations) = match account {
+        let account = self.shared.accounts.scram(&user, hash);
+        let (salt, iterations) = match &account {
             Some(a) => (a.salt.clone(), a.iterations),
             None => {
                 let mut salt = vec![0u8; 16];
@@ -214,7 +214,7 @@ impl Session {
         let account = p
             .user
             .as_ref()
-            .and_then(|u| self.shared.scram.get(&(u.clone(), p.hash)));
+            .and_then(|u| self.shared.accounts.scram(u, p.hash));
         let Some(account) = account
             .filter(|a| verify_client_proof(p.hash, &a.stored_key, &auth_message, &fin.proof))
         else {
@@ -243,8 +243,7 @@ mod tests {
         let accounts = [("alice".to_string(), "secret".to_string())];
         let shared = Arc::new(Shared {
             domain: "localhost".into(),
-            accounts: accounts.iter().cloned().collect(),
-            scram: scram_accounts(&accounts),
+            accounts: crate::reference::xmpp::register::Accounts::new(&accounts),
             faults: faults.iter().copied().collect(),
             router: Router::default(),
             rosters: Default::default(),
