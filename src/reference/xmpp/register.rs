@@ -289,6 +289,7 @@ mod tests {
             router: Default::default(),
             rosters: Default::default(),
             muc: Default::default(),
+            parked: Default::default(),
         })
     }
 
@@ -304,7 +305,7 @@ mod tests {
         out.into_iter()
             .filter_map(|o| match o {
                 Out::Text(t) => Some(t),
-                Out::Close => None,
+                Out::Close | Out::Resume { .. } => None,
             })
             .collect()
     }
