@@ -351,6 +351,17 @@ impl Parser {
                     reason: e.to_string(),
                 })?
                 .into_owned();
+            // The raw text holds only XML characters (checked above), so any other character
+            // here came from a character reference (XML 1.0 WFC: Legal Character).
+            if let Some(c) = value.chars().find(|c| !is_xml_char(*c)) {
+                return Err(FramingError::Malformed {
+                    offset,
+                    reason: format!(
+                        "character reference to U+{:04X} in attribute {key}, not an XML character",
+                        c as u32
+                    ),
+                });
+            }
             if let Some(name) = unknown.take() {
                 self.violate(
                     "RFC6120-11.1-3",
@@ -580,6 +591,27 @@ mod tests {
         assert_eq!(ids(&f), ["RFC7395-3.3.3-3", "RFC7395-3.3.3-1"]);
         let f = parse_message(" <presence/>").unwrap();
         assert_eq!(ids(&f), ["RFC7395-3.3.3-3"]);
+    }
+
+    #[test]
+    fn character_reference_to_a_non_character_in_an_attribute_is_refused() {
+        // found by the xmpp_framing fuzz target: the value parsed, its serialization did not
+        let crash = "<i1q type='result\"tyou&apos;v\ne se&#x83;88882;882;8&#x8;28nls</redentials you&apos;v\ne sentuuuuuuuzoesu 1@loca'/>";
+        assert!(matches!(
+            parse_message(crash),
+            Err(FramingError::Malformed { ref reason, .. }) if reason.contains("U+0008")
+        ));
+        assert!(matches!(
+            parse_message("<a b='&#1;'/>"),
+            Err(FramingError::Malformed { .. })
+        ));
+        assert_eq!(
+            parse_message("<a b='&#x83;&#x41;'/>")
+                .unwrap()
+                .element
+                .attr("b"),
+            Some("\u{83}A")
+        );
     }
 
     #[test]
