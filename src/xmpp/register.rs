@@ -10,9 +10,8 @@ use tokio::time::Instant;
 
 use super::element::{Element, escape};
 use super::framing::parse_message;
-use super::login::{LoginParams, login};
 use super::ns;
-use super::session::{Io, WS_SUBPROTOCOL, XmppCodec, XmppIdentity};
+use super::session::{WS_SUBPROTOCOL, XmppCodec, XmppIdentity};
 use super::stream;
 use crate::case::{Case, Step};
 use crate::seam::{Link, LinkEnv, Recv, Transcript};
@@ -196,24 +195,9 @@ pub async fn remove(
     deadline: Instant,
 ) -> Result<(), RegisterError> {
     let mut link = open_link(endpoint, env, &id.domain).await?;
-    let params = LoginParams {
-        domain: id.domain.clone(),
-        user: id.user.clone(),
-        password: id.password.expose().to_string(),
-        resource: Some(format!("{}-remove", id.resource)),
-        mechanism: None,
-        nonce: None,
-        bind: true,
-    };
-    {
-        let mut io = Io {
-            link: &mut link,
-            deadline,
-        };
-        login(&mut io, &params)
-            .await
-            .map_err(|e| RegisterError::Io(format!("login: {e}")))?;
-    }
+    id.side_login(&mut link, "remove", deadline)
+        .await
+        .map_err(|e| RegisterError::Io(format!("login: {e}")))?;
     let set = format!(
         "<iq xmlns='{}' type='set' id='wc-unregister'><query xmlns='{REGISTER_NS}'><remove/></query></iq>",
         ns::CLIENT

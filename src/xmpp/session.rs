@@ -53,6 +53,30 @@ pub struct XmppIdentity {
     pub resource: String,
 }
 
+impl XmppIdentity {
+    /// Logs this account in on a side connection wirecheck opened for itself (cleanup,
+    /// registration removal), bound to the resource `{resource}-{suffix}`, with the strongest
+    /// mechanism offered.
+    pub(super) async fn side_login(
+        &self,
+        link: &mut Link<XmppCodec>,
+        suffix: &str,
+        deadline: Instant,
+    ) -> Result<(), LoginError> {
+        let params = LoginParams {
+            domain: self.domain.clone(),
+            user: self.user.clone(),
+            password: self.password.expose().to_string(),
+            resource: Some(format!("{}-{suffix}", self.resource)),
+            mechanism: None,
+            nonce: None,
+            bind: true,
+        };
+        let mut io = Io { link, deadline };
+        login(&mut io, &params).await.map(|_| ())
+    }
+}
+
 /// Hides SASL payloads in what the transcript shows: `<auth/>` (PLAIN credentials, SCRAM
 /// client-first with its nonce) and `<response/>` (the SCRAM proof).
 fn redact_sent(xml: &str) -> String {
@@ -560,24 +584,9 @@ impl XmppCase {
         .await
         .map_err(|f| f.message)?;
         link.codec_mut().header_checks = false;
-        let params = LoginParams {
-            domain: id.domain.clone(),
-            user: id.user.clone(),
-            password: id.password.expose().to_string(),
-            resource: Some(format!("{}-cleanup", id.resource)),
-            mechanism: None,
-            nonce: None,
-            bind: true,
-        };
-        {
-            let mut io = Io {
-                link: &mut link,
-                deadline,
-            };
-            login(&mut io, &params)
-                .await
-                .map_err(|e| format!("login: {e}"))?;
-        }
+        id.side_login(&mut link, "cleanup", deadline)
+            .await
+            .map_err(|e| format!("login: {e}"))?;
         let get = format!(
             "<iq xmlns='{}' type='get' id='wc-cleanup-get'><query xmlns='{ROSTER_NS}'/></iq>",
             ns::CLIENT
