@@ -6,10 +6,12 @@
 // explanation (statement ids, expected, actual, place), so its size is deliberate.
 #![allow(clippy::result_large_err)]
 
+pub mod audit;
 pub mod capability;
 pub mod case;
 pub mod cli;
 pub mod coverage;
+pub mod facts;
 pub mod fuzz;
 pub mod mqtt;
 pub mod reference;

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
     let outcome: anyhow::Result<u8> = runtime.block_on(async {
         let r = match &cli.command {
             Command::Run(a) => wirecheck::cli::run::run(a).await,
+            Command::Audit(a) => wirecheck::cli::audit::audit(a).await,
             Command::List(a) => wirecheck::cli::list::list(a),
             Command::Serve(a) => wirecheck::cli::serve::serve(a).await,
             Command::Coverage(a) => wirecheck::cli::coverage::coverage(a),

@@ -1,47 +1,14 @@
 //! TLS transports: mqtts:// and wss:// through a TLS terminator in front of the reference
 //! target. Certificates are verified by default; `--ca` trusts a file, `--insecure` skips.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
+use support::pki::{TestCa, tls_proxy};
 use wirecheck::reference::Reference;
-
-/// Starts a TLS terminator on loopback that forwards to `backend`; returns its port.
-async fn tls_proxy(backend: SocketAddr, cert: CertificateDer<'static>, key: Vec<u8>) -> u16 {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
-        )
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let Ok(mut back) = TcpStream::connect(backend).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut back).await;
-            });
-        }
-    });
-    port
-}
 
 fn wirecheck(args: &[&str], envs: &[(&str, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wirecheck"))
@@ -81,13 +48,10 @@ fn text(o: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtts_and_wss_verify_certificates() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let authority = TestCa::new("wirecheck test CA");
+    let cert = authority.issue(&["localhost"], -1, 30);
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, cert.cert.pem()).unwrap();
-    let ca = ca.to_str().unwrap().to_string();
-    let der = cert.cert.der().clone();
-    let key = cert.signing_key.serialize_der();
+    let ca = authority.write(dir.path()).to_str().unwrap().to_string();
 
     let reference = Reference::start(&[]).await.unwrap();
     let mqtt_back: SocketAddr = format!("127.0.0.1:{}", reference.mqtt_endpoint().port)
@@ -96,8 +60,8 @@ async fn mqtts_and_wss_verify_certificates() {
     let xmpp_back: SocketAddr = format!("127.0.0.1:{}", reference.xmpp_endpoint().port)
         .parse()
         .unwrap();
-    let mqtt_port = tls_proxy(mqtt_back, der.clone(), key.clone()).await;
-    let xmpp_port = tls_proxy(xmpp_back, der, key).await;
+    let mqtt_port = tls_proxy(mqtt_back, &cert).await;
+    let xmpp_port = tls_proxy(xmpp_back, &cert).await;
     let mqtts = format!("mqtts://localhost:{mqtt_port}");
     let wss = format!("wss://localhost:{xmpp_port}/xmpp-websocket");
     let accounts: Vec<String> = reference

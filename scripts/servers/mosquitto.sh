@@ -6,6 +6,10 @@
 #   WIRECHECK_MOSQUITTO_URL=mqtt://127.0.0.1:PORT
 #   WIRECHECK_MOSQUITTO_WS_URL=ws://127.0.0.1:PORT/mqtt   (clients must offer subprotocol "mqtt")
 #   WIRECHECK_MOSQUITTO_AUTH_URL=mqtt://127.0.0.1:PORT    (requires WIRECHECK_MQTT_USER / WIRECHECK_MQTT_PASSWORD)
+# With WIRECHECK_TLS_CERT and WIRECHECK_TLS_KEY set (PEM files: server certificate chain, key),
+# two TLS listeners are added and DIR/env also has
+#   WIRECHECK_MOSQUITTO_TLS_URL=mqtts://127.0.0.1:PORT
+#   WIRECHECK_MOSQUITTO_WSS_URL=wss://127.0.0.1:PORT/mqtt
 # and DIR/pid. Exit codes: 0 ok, 1 failure, 2 usage, 69 mosquitto not installed.
 set -euo pipefail
 
@@ -61,10 +65,32 @@ start() {
   fi
   rm -f "$dir/env" "$dir/pid"
 
-  local attempt tcp ws auth pid deadline auth_password
+  local attempt tcp ws auth tls wss pid deadline auth_password tls_conf=""
+  local cert=${WIRECHECK_TLS_CERT:-} key=${WIRECHECK_TLS_KEY:-}
+  if [ -n "$cert" ] || [ -n "$key" ]; then
+    [ -n "$cert" ] && [ -n "$key" ] || die "WIRECHECK_TLS_CERT and WIRECHECK_TLS_KEY go together (PEM certificate chain and key)"
+    [ -r "$cert" ] || die "WIRECHECK_TLS_CERT=$cert is not a readable file"
+    [ -r "$key" ] || die "WIRECHECK_TLS_KEY=$key is not a readable file"
+    cp "$cert" "$dir/tls-cert.pem"; cp "$key" "$dir/tls-key.pem"; chmod 600 "$dir/tls-key.pem"
+  fi
   auth_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
   for attempt in 1 2 3; do
-    read -r tcp ws auth < <(free_ports 3)
+    read -r tcp ws auth tls wss < <(free_ports 5)
+    if [ -n "$cert" ]; then
+      tls_conf="
+listener $tls 127.0.0.1
+protocol mqtt
+allow_anonymous true
+certfile $dir/tls-cert.pem
+keyfile $dir/tls-key.pem
+
+listener $wss lo
+protocol websockets
+allow_anonymous true
+certfile $dir/tls-cert.pem
+keyfile $dir/tls-key.pem
+"
+    fi
     # A third listener requires a user name and password (for the credential tests).
     rm -f "$dir/passwd"
     mosquitto_passwd -b -c "$dir/passwd" "$AUTH_USER" "$auth_password" >/dev/null 2>&1 \
@@ -96,6 +122,7 @@ listener $auth 127.0.0.1
 protocol mqtt
 allow_anonymous false
 password_file $dir/passwd
+$tls_conf
 CONF
     mosquitto -c "$dir/mosquitto.conf" < /dev/null > "$dir/mosquitto.log" 2>&1 &
     pid=$!
@@ -104,13 +131,18 @@ CONF
     while running "$pid" && [ "$(now_ms)" -lt "$deadline" ]; do
       # "running" is logged after every listener is open, so the ports are mosquitto's own
       if grep -q "mosquitto version .* running" "$dir/mosquitto.log" \
-        && port_open "$tcp" && port_open "$ws" && port_open "$auth" && running "$pid"; then
+        && port_open "$tcp" && port_open "$ws" && port_open "$auth" && running "$pid" \
+        && { [ -z "$cert" ] || { port_open "$tls" && port_open "$wss"; }; }; then
         {
           echo "WIRECHECK_MOSQUITTO_URL=mqtt://127.0.0.1:$tcp"
           echo "WIRECHECK_MOSQUITTO_WS_URL=ws://127.0.0.1:$ws/mqtt"
           echo "WIRECHECK_MOSQUITTO_AUTH_URL=mqtt://127.0.0.1:$auth"
           echo "WIRECHECK_MQTT_USER=$AUTH_USER"
           echo "WIRECHECK_MQTT_PASSWORD=$auth_password"
+          if [ -n "$cert" ]; then
+            echo "WIRECHECK_MOSQUITTO_TLS_URL=mqtts://127.0.0.1:$tls"
+            echo "WIRECHECK_MOSQUITTO_WSS_URL=wss://127.0.0.1:$wss/mqtt"
+          fi
         } > "$dir/env.tmp"
         mv "$dir/env.tmp" "$dir/env"
         echo "$PROG: mosquitto $(mosquitto -h 2>/dev/null | awk 'NR==1 { print $3 }') ready in $(took): pid $pid, mqtt 127.0.0.1:$tcp, ws 127.0.0.1:$ws, mqtt with password 127.0.0.1:$auth (dir $dir)"

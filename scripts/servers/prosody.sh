@@ -7,6 +7,9 @@
 # start writes DIR/env (KEY=VALUE lines, sourceable) with
 #   WIRECHECK_PROSODY_URL=ws://127.0.0.1:PORT/xmpp-websocket   (clients must offer subprotocol "xmpp")
 #   WIRECHECK_XMPP_PASSWORD=...
+# With WIRECHECK_TLS_CERT and WIRECHECK_TLS_KEY set (PEM files: server certificate chain, key),
+# an HTTPS port is added and DIR/env also has
+#   WIRECHECK_PROSODY_WSS_URL=wss://127.0.0.1:PORT/xmpp-websocket
 # and DIR/pid. Exit codes: 0 ok, 1 failure, 2 usage, 69 prosody not installed.
 set -euo pipefail
 
@@ -87,12 +90,27 @@ start() {
     echo "$PROG: WIRECHECK_XMPP_PASSWORD unset; generated a random password (in $dir/env)"
   fi
 
-  local attempt c2s http pid deadline url cfg=$dir/prosody.cfg.lua u
+  local attempt c2s http https pid deadline url cfg=$dir/prosody.cfg.lua u https_conf
+  local cert=${WIRECHECK_TLS_CERT:-} key=${WIRECHECK_TLS_KEY:-}
   mkdir -p "$dir/data" "$dir/certs"
+  if [ -n "$cert" ] || [ -n "$key" ]; then
+    [ -n "$cert" ] && [ -n "$key" ] || die "WIRECHECK_TLS_CERT and WIRECHECK_TLS_KEY go together (PEM certificate chain and key)"
+    [ -r "$cert" ] || die "WIRECHECK_TLS_CERT=$cert is not a readable file"
+    [ -r "$key" ] || die "WIRECHECK_TLS_KEY=$key is not a readable file"
+    cp "$cert" "$dir/tls-cert.pem"; cp "$key" "$dir/tls-key.pem"; chmod 600 "$dir/tls-key.pem"
+  fi
   for attempt in 1 2 3; do
-    read -r c2s http < <(free_ports 2)
+    read -r c2s http https < <(free_ports 3)
+    if [ -n "$cert" ]; then
+      https_conf="https_ports = { $https }
+https_interfaces = { \"127.0.0.1\" }
+https_ssl = { certificate = \"$dir/tls-cert.pem\", key = \"$dir/tls-key.pem\" }"
+    else
+      https_conf="https_ports = { }
+https_interfaces = { }"
+    fi
     cat > "$cfg" <<CONF
--- written by scripts/servers/prosody.sh for wirecheck; loopback only, no s2s, no TLS
+-- written by scripts/servers/prosody.sh for wirecheck; loopback only, no s2s, TLS only on the https port of WIRECHECK_TLS_CERT
 pidfile = "$dir/prosody.pid"
 data_path = "$dir/data"
 certificates = "$dir/certs" -- an existing (empty) dir silences certmanager errors
@@ -112,8 +130,7 @@ c2s_interfaces = { "127.0.0.1" }
 s2s_ports = { }
 http_ports = { $http }
 http_interfaces = { "127.0.0.1" }
-https_ports = { }
-https_interfaces = { }
+$https_conf
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 consider_websocket_secure = true
@@ -149,11 +166,14 @@ CONF
       fi
       # the log lines prove that prosody itself (not some other process) holds both ports
       if grep -qF "Activated service 'c2s' on [127.0.0.1]:$c2s" "$dir/prosody.log" \
-        && grep -qF "Serving 'websocket' at http://127.0.0.1:$http/xmpp-websocket" "$dir/prosody.log" \
-        && http_ok "$url" && port_open "$c2s" && running "$pid"; then
+        && { grep -qF "Serving 'websocket' at http://127.0.0.1:$http/xmpp-websocket" "$dir/prosody.log" \
+             || { [ -n "$cert" ] && grep -qF "Serving 'websocket' at https://127.0.0.1:$https/xmpp-websocket" "$dir/prosody.log"; }; } \
+        && http_ok "$url" && port_open "$c2s" && running "$pid" \
+        && { [ -z "$cert" ] || port_open "$https"; }; then
         {
           env_line WIRECHECK_PROSODY_URL "ws://127.0.0.1:$http/xmpp-websocket"
           env_line WIRECHECK_XMPP_PASSWORD "$password"
+          if [ -n "$cert" ]; then env_line WIRECHECK_PROSODY_WSS_URL "wss://127.0.0.1:$https/xmpp-websocket"; fi
         } > "$dir/env.tmp"
         chmod 600 "$dir/env.tmp"
         mv "$dir/env.tmp" "$dir/env"

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and one module per subcommand.
 
+pub mod audit;
 pub mod coverage;
 pub mod fuzz;
 pub mod list;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Run cases against a target (default: the built-in reference target).
     #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
+    /// Audit a live endpoint: facts (TLS, limits, mechanisms) and the non-destructive cases.
+    #[command(after_help = AUDIT_AFTER_HELP)]
+    Audit(AuditArgs),
     /// List the selected cases with their tags and spec ids.
     List(ListArgs),
     /// Serve the built-in reference target on loopback ports until Ctrl-C.
@@ -227,6 +231,71 @@ pub struct RunArgs {
         env = "WIRECHECK_SNAPSHOT_DIR"
     )]
     pub snapshot_dir: PathBuf,
+}
+
+/// Extra help of `wirecheck audit`.
+const AUDIT_AFTER_HELP: &str = concat!(
+    "TARGET is mqtt://HOST[:PORT], mqtts://HOST[:PORT], ws://HOST[:PORT]/PATH, wss://HOST[:PORT]/PATH,
+or a bare XMPP domain (chat.example.com; domain:PORT for host-meta on another HTTPS port),
+whose WebSocket endpoint is found through /.well-known/host-meta(.json) (XEP-0156).
+A ws:// or wss:// endpoint is offered the subprotocols xmpp and mqtt; the one it selects
+decides the protocol (--protocol overrides). Only cases tagged `safe` run: no malformed input,
+no load, nothing left behind; --full runs every case (only against a server you own).
+Credentials: --user NAME --password-env VAR (MQTT login, or the XMPP account; XMPP cases with
+more actors than accounts are skipped: WIRECHECK_XMPP_ACCOUNTS adds accounts). The password is
+read from the environment and never printed.
+
+",
+    exit_codes_help!()
+);
+
+/// `wirecheck audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// mqtt://, mqtts://, ws:// or wss:// URL, or a bare XMPP domain.
+    pub target: String,
+    /// Case files or folders to choose the safe cases from [default: cases/].
+    #[arg(long = "cases", value_name = "PATH")]
+    pub cases: Vec<PathBuf>,
+    /// Run every case, not only those tagged `safe` (malformed input: only on a server you own).
+    #[arg(long)]
+    pub full: bool,
+    /// Take the known deviations (`deviations:`) of this profile: those cases are xfail.
+    #[arg(long, value_name = "PROFILE")]
+    pub deviations: Option<PathBuf>,
+    /// Protocol of a ws:// or wss:// endpoint, instead of asking it.
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
+    /// XMPP domain [default: the domain given, or the URL's host].
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// User name: the MQTT login, or the XMPP account (needs --password-env).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Environment variable that holds the password of --user (never on the command line).
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Do not verify TLS certificates (the certificate facts are still reported).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust this CA certificate file (PEM) instead of the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Cases run at once, 1 to 1024 [default: 8].
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs_arg)]
+    pub jobs: Option<usize>,
+    /// Deadline of every wait, e.g. 5s [default: each case's own].
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline_arg)]
+    pub timeout: Option<std::time::Duration>,
+    /// Deadline to connect (TCP + TLS + WebSocket handshake), e.g. 5s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline_arg, default_value = "5s")]
+    pub connect_timeout: std::time::Duration,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report (with the facts and area verdicts) here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `wirecheck fuzz`.

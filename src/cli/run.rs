@@ -152,7 +152,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
 
 /// The first Ctrl-C or SIGTERM stops the run gracefully (running cases clean up, reports are
 /// written, exit 130); a second one exits at once.
-fn stop_on_signals(stop: Stop) {
+pub(super) fn stop_on_signals(stop: Stop) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -181,7 +181,7 @@ fn stop_on_signals(stop: Stop) {
 
 /// A report could not be written after all: that is bad input, unless the run already has a
 /// worse story to tell (a failed check, an error verdict), which it keeps.
-fn report_failed(code: u8) -> u8 {
+pub(super) fn report_failed(code: u8) -> u8 {
     if code == exit::OK {
         exit::BAD_INPUT
     } else {
@@ -192,7 +192,7 @@ fn report_failed(code: u8) -> u8 {
 /// The exit code of a finished run: interrupted (130) before a failed check or an xpass (1,
 /// unless `allow_xpass` for the xpass) before an error verdict (5) before nothing having run (4,
 /// unless `allow_empty`) before success (0).
-fn exit_code(t: &Totals, allow_empty: bool, allow_xpass: bool) -> u8 {
+pub(crate) fn exit_code(t: &Totals, allow_empty: bool, allow_xpass: bool) -> u8 {
     if t.interrupted > 0 {
         exit::INTERRUPTED
     } else if t.failed > 0 || (t.xpassed > 0 && !allow_xpass) {
@@ -242,22 +242,25 @@ fn nothing_selected(sel: &super::Selection, loaded: &[Case]) -> String {
 }
 
 /// Reads and parses `--ca` once, before anything connects.
-fn read_ca(path: &Path) -> Result<CaRoots, CliError> {
+pub(super) fn read_ca(path: &Path) -> Result<CaRoots, CliError> {
     let bytes = crate::case::source::read_regular_file(path, MAX_CA_BYTES, "CA certificate (PEM)")
         .map_err(|e| CliError::BadInput(format!("--ca: {e}")))?;
     CaRoots::from_pem(path, &bytes).map_err(|e| CliError::BadInput(format!("--ca: {e}")))
 }
 
 /// The report files, checked to be writable before the run starts.
-struct ReportFiles {
-    junit: Option<PathBuf>,
-    json: Option<PathBuf>,
+pub(super) struct ReportFiles {
+    pub(super) junit: Option<PathBuf>,
+    pub(super) json: Option<PathBuf>,
 }
 
 impl ReportFiles {
     /// Creates missing parent folders (saying so) and opens each file for writing, so an
     /// unwritable path is bad input now rather than a lost report after the run.
-    fn prepare(junit: Option<&Path>, json: Option<&Path>) -> Result<ReportFiles, CliError> {
+    pub(super) fn prepare(
+        junit: Option<&Path>,
+        json: Option<&Path>,
+    ) -> Result<ReportFiles, CliError> {
         if let (Some(a), Some(b)) = (junit, json)
             && a == b
         {
@@ -389,7 +392,11 @@ fn snapshots(
 /// Checks that every endpoint the selected cases need accepts a connection at all.
 /// Asks each protocol the selection uses what the target can do; a failed probe is a warning
 /// (its cases run as if nothing had been learned).
-async fn probe(target: &mut Target, cases: &[crate::case::Case], connect: &ConnectOptions) {
+pub(super) async fn probe(
+    target: &mut Target,
+    cases: &[crate::case::Case],
+    connect: &ConnectOptions,
+) {
     for p in crate::run::registry::protocols() {
         if !cases.iter().any(|c| c.protocol.to_string() == p.name()) || p.endpoint(target).is_none()
         {
@@ -422,7 +429,7 @@ async fn probe(target: &mut Target, cases: &[crate::case::Case], connect: &Conne
     }
 }
 
-async fn preflight(
+pub(super) async fn preflight(
     target: &Target,
     cases: &[crate::case::Case],
     connect: &ConnectOptions,

@@ -43,7 +43,7 @@ impl Connack {
 
     /// The byte written as the return/reason code: `reason` in 5.0 (else `code`), `code` in
     /// 3.1.1 (else `reason`), 0 when neither is given.
-    fn code_byte(&self, version: Version) -> u8 {
+    pub(crate) fn code_byte(&self, version: Version) -> u8 {
         let code = self.code.map(ConnectReturnCode::to_byte);
         let reason = self.reason.map(ReasonCode::to_byte);
         match version {

@@ -1,6 +1,7 @@
 //! MQTT packet model and strict codec: encodes what a case says, decodes what a peer sent and tags each deviation with the statement id its rule has in the version spoken (`rules`).
 
 mod ack;
+pub mod audit;
 pub mod codec;
 mod codes;
 mod connack;

@@ -605,52 +605,98 @@ impl Protocol for MqttProtocol {
         let Some(mqtt) = &target.mqtt else {
             return Ok(Learned::default());
         };
-        let env = LinkEnv {
-            transcript: crate::seam::transcript::Transcript::new(),
-            case_id: "probe".into(),
-            hook: None,
-            connect: connect.clone(),
-        };
-        let link = Link::open(
+        let answer = connect_once(
             &mqtt.endpoint,
-            &env,
-            "probe",
-            "mqtt",
-            Rule::WsSubprotocol.id(Version::V5).unwrap_or_default(),
-            MqttCodec::new(Version::V5),
+            connect,
+            Version::V5,
+            mqtt.credentials.clone(),
+            deadline,
         )
         .await?;
-        let mut actor = MqttActor {
-            link,
-            client_id: format!("wcprobe{}", std::process::id()),
-            version: Version::V5,
-            retained: BTreeSet::new(),
-            credentials: mqtt.credentials.clone(),
-            last_connack: None,
-            last_raw: Vec::new(),
-        };
-        let step = ConnectStep {
-            actor: "probe".into(),
-            expect: Some(json!({"type": "connack"})),
-            ..ConnectStep::default()
-        };
-        let mut vars = Vars::new();
-        let answer = actor.connect_macro(&step, &mut vars, deadline).await;
-        let learned = match (answer, actor.last_connack.take()) {
-            (Ok(()), Some(c)) => learned_from_connack(&c),
+        Ok(match answer {
+            ConnectAnswer::Connack(c) => learned_from_connack(&c),
             // A 3.1.1-only server answers in 3.1.1 form, which is no 5.0 CONNACK: 20 02 00 01
             // (return code 1, unacceptable protocol version).
-            _ if actor.last_raw.starts_with(&[0x20, 0x02]) && actor.last_raw.get(3) == Some(&1) => {
-                Learned {
-                    capabilities: [(crate::capability::Capability::Mqtt5, false)].into(),
-                    from: "CONNACK",
-                }
-            }
-            _ => Learned::default(),
-        };
-        actor.link.abort();
-        Ok(learned)
+            ConnectAnswer::Other(raw) if refuses_v5_in_311_form(&raw) => Learned {
+                capabilities: [(crate::capability::Capability::Mqtt5, false)].into(),
+                from: "CONNACK",
+            },
+            ConnectAnswer::Other(_) => Learned::default(),
+        })
     }
+
+    async fn audit_facts(
+        &self,
+        target: &Target,
+        connect: &ConnectOptions,
+        deadline: Instant,
+    ) -> Vec<crate::facts::Fact> {
+        match &target.mqtt {
+            Some(mqtt) => crate::mqtt::audit::facts(mqtt, connect, deadline).await,
+            None => Vec::new(),
+        }
+    }
+}
+
+/// What a server answered one CONNECT with.
+pub(crate) enum ConnectAnswer {
+    /// A CONNACK that decoded in the version of the CONNECT.
+    Connack(Box<crate::mqtt::Connack>),
+    /// Anything else: the raw bytes of the last packet read (empty when nothing came).
+    Other(Vec<u8>),
+}
+
+/// Whether `raw` is a 3.1.1 CONNACK refusing the protocol version (`20 02 00 01`).
+pub(crate) fn refuses_v5_in_311_form(raw: &[u8]) -> bool {
+    raw.starts_with(&[0x20, 0x02]) && raw.get(3) == Some(&1)
+}
+
+/// Connects once in `version` with `credentials` (None: anonymously), reads the answer and
+/// drops the connection; a client id of its own, clean session, nothing subscribed or published.
+pub(crate) async fn connect_once(
+    endpoint: &Endpoint,
+    connect: &ConnectOptions,
+    version: Version,
+    credentials: Option<MqttCredentials>,
+    deadline: Instant,
+) -> Result<ConnectAnswer, Failure> {
+    let env = LinkEnv {
+        transcript: crate::seam::transcript::Transcript::new(),
+        case_id: "probe".into(),
+        hook: None,
+        connect: connect.clone(),
+    };
+    let link = Link::open(
+        endpoint,
+        &env,
+        "probe",
+        "mqtt",
+        Rule::WsSubprotocol.id(version).unwrap_or_default(),
+        MqttCodec::new(version),
+    )
+    .await?;
+    let mut actor = MqttActor {
+        link,
+        client_id: format!("wcprobe{}", std::process::id()),
+        version,
+        retained: BTreeSet::new(),
+        credentials,
+        last_connack: None,
+        last_raw: Vec::new(),
+    };
+    let step = ConnectStep {
+        actor: "probe".into(),
+        expect: Some(json!({"type": "connack"})),
+        ..ConnectStep::default()
+    };
+    let mut vars = Vars::new();
+    let answer = actor.connect_macro(&step, &mut vars, deadline).await;
+    let out = match (answer, actor.last_connack.take()) {
+        (Ok(()), Some(c)) => ConnectAnswer::Connack(Box::new(c)),
+        _ => ConnectAnswer::Other(std::mem::take(&mut actor.last_raw)),
+    };
+    actor.link.abort();
+    Ok(out)
 }
 
 /// What a CONNACK to a 5.0 CONNECT says about the server's capabilities.

@@ -23,6 +23,9 @@ pub struct JsonReport<'a> {
     pub totals: Totals,
     /// Per case, with times in milliseconds (`duration_ms`, transcript `at_ms`).
     pub cases: Vec<serde_json::Value>,
+    /// Of `wirecheck audit` only: the endpoint, its facts and the verdict per area.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<serde_json::Value>,
 }
 
 /// Report format version: 2 names the time units (`duration_ms`, `at_ms`).
@@ -83,7 +86,19 @@ pub fn write(
     run_id: &str,
     results: &[CaseResult],
 ) -> Result<(), ReportError> {
+    write_with_audit(path, target, run_id, results, None)
+}
+
+/// Writes the JSON report with an `audit` section (facts and area verdicts) when given.
+pub fn write_with_audit(
+    path: &Path,
+    target: &str,
+    run_id: &str,
+    results: &[CaseResult],
+    audit: Option<serde_json::Value>,
+) -> Result<(), ReportError> {
     let doc = JsonReport {
+        audit,
         format: FORMAT,
         wirecheck: env!("CARGO_PKG_VERSION"),
         target,

@@ -49,6 +49,20 @@ pub trait Protocol: Send + Sync + 'static {
         let _ = (target, connect, deadline);
         Ok(Learned::default())
     }
+
+    /// What an audit reports about the endpoint beyond its cases: versions and limits the
+    /// server announces, the mechanisms it offers, whether it lets anonymous clients in.
+    /// Connects as the probe does, leaves nothing behind and finishes by `deadline`; a
+    /// connection that fails becomes a fact saying so. The default reports nothing.
+    async fn audit_facts(
+        &self,
+        target: &Target,
+        connect: &ConnectOptions,
+        deadline: Instant,
+    ) -> Vec<crate::facts::Fact> {
+        let _ = (target, connect, deadline);
+        Vec::new()
+    }
 }
 
 /// A case's protocol state between set-up and cleanup.

@@ -506,7 +506,8 @@ impl Target {
     }
 }
 
-fn accounts_from_env() -> Result<Vec<Account>, TargetError> {
+/// The accounts of [`ACCOUNTS_ENV`] (none when it is unset).
+pub(crate) fn accounts_from_env() -> Result<Vec<Account>, TargetError> {
     let Ok(text) = std::env::var(ACCOUNTS_ENV) else {
         return Ok(Vec::new());
     };

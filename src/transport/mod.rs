@@ -4,6 +4,7 @@ pub mod channel;
 pub mod endpoint;
 pub mod hostmeta;
 pub mod http;
+pub mod inspect;
 pub mod sniff;
 pub mod tls;
 

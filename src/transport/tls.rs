@@ -60,6 +60,11 @@ impl CaRoots {
         &self.path
     }
 
+    /// The trust anchors.
+    pub fn roots(&self) -> &RootCertStore {
+        &self.roots
+    }
+
     /// How many certificates it holds.
     pub fn len(&self) -> usize {
         self.roots.len()

@@ -285,6 +285,27 @@ async fn scram_exchange<I: ElementIo>(
     Ok(())
 }
 
+/// Opens a stream to `domain` and reads the features offered before authentication, without
+/// logging in (what an audit without an account can see).
+pub async fn features_before_auth<I: ElementIo>(
+    io: &mut I,
+    domain: &str,
+) -> Result<Features, LoginError> {
+    let p = LoginParams {
+        domain: domain.to_string(),
+        user: String::new(),
+        password: String::new(),
+        resource: None,
+        mechanism: None,
+        nonce: None,
+        bind: false,
+    };
+    let mut ignored = Vec::new();
+    open_stream(io, &p, "open", false, &mut ignored)
+        .await
+        .map(|(_, f)| f)
+}
+
 /// Logs in with SASL and binds a resource, collecting the server's violations on the way.
 pub async fn login<I: ElementIo>(io: &mut I, p: &LoginParams) -> Result<LoginOutcome, LoginError> {
     let mut violations = Vec::new();

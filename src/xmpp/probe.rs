@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 
 use super::element::{Element, escape};
+use super::features::Features;
 use super::login::{ElementIo, LoginError, LoginParams, login};
 use super::ns;
 use crate::capability::Capability;
+use crate::facts::{Area, Fact, Status};
 
 /// Most disco#items entries whose disco#info is asked for.
 const MAX_ITEMS: usize = 16;
@@ -92,6 +94,128 @@ async fn ask<I: ElementIo>(io: &mut I, id: &str, to: &str, query_ns: &str) -> Op
     None
 }
 
+/// A fact saying the audit could not open a stream at all.
+pub fn unreachable_fact(why: &str) -> Fact {
+    Fact::new(
+        Area::Negotiation,
+        "Stream",
+        format!("could not connect: {why}"),
+        Status::Finding,
+    )
+}
+
+/// Names of the features in `f` other than SASL, binding and the legacy session.
+fn feature_names(f: &Features) -> Vec<String> {
+    f.other
+        .iter()
+        .map(|(ns, name)| match ns.as_str() {
+            ns::SM => "stream management (XEP-0198)".to_string(),
+            ns::REGISTER_FEATURE => "in-band registration (XEP-0077)".to_string(),
+            "urn:xmpp:csi:0" => "client state indication (XEP-0352)".to_string(),
+            "http://jabber.org/protocol/caps" => "entity capabilities (XEP-0115)".to_string(),
+            "urn:ietf:params:xml:ns:xmpp-tls" => "STARTTLS".to_string(),
+            _ => format!("{name} ({ns})"),
+        })
+        .collect()
+}
+
+/// The audit's facts from the features a server offered before authentication (`answer.0`)
+/// and, when an account logged in, after it; `encrypted` says whether the WebSocket runs over
+/// TLS. PLAIN offered over an unencrypted connection is a finding: the password would cross the
+/// network in clear text (RFC 6120 Section 13.8.3: a client MUST NOT use PLAIN on an unprotected stream).
+pub fn audit_facts(
+    answer: Result<(Features, Option<Features>), LoginError>,
+    encrypted: bool,
+    had_account: bool,
+) -> Vec<Fact> {
+    let mut out = Vec::new();
+    let (pre, post) = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            let status = match e {
+                LoginError::SaslFailure(_) => Status::Warn,
+                _ => Status::Finding,
+            };
+            out.push(Fact::new(
+                Area::Negotiation,
+                if had_account { "Login" } else { "Stream" },
+                format!("failed: {e}"),
+                status,
+            ));
+            return out;
+        }
+    };
+    let mechs = if pre.mechanisms.is_empty() {
+        "none offered".to_string()
+    } else {
+        pre.mechanisms.join(", ")
+    };
+    out.push(Fact::info(Area::Negotiation, "SASL mechanisms", mechs));
+    let others = feature_names(&pre);
+    if !others.is_empty() {
+        out.push(Fact::info(
+            Area::Negotiation,
+            "Features before authentication",
+            others.join(", "),
+        ));
+    }
+    if pre.offers("PLAIN") && !encrypted {
+        out.push(Fact::new(
+            Area::Security,
+            "SASL PLAIN",
+            "offered over an unencrypted connection: passwords would cross the network in clear text (RFC 6120 Section 13.8.3)",
+            Status::Finding,
+        ));
+    } else if pre.offers("PLAIN") {
+        out.push(Fact::new(
+            Area::Security,
+            "SASL PLAIN",
+            "offered over TLS only",
+            Status::Ok,
+        ));
+    }
+    if !pre.mechanisms.iter().any(|m| m.starts_with("SCRAM-")) {
+        out.push(Fact::new(
+            Area::Security,
+            "SCRAM",
+            "not offered: the server stores or sees plain passwords",
+            Status::Warn,
+        ));
+    }
+    if pre.has_other(ns::REGISTER_FEATURE, "register") {
+        out.push(Fact::new(
+            Area::Security,
+            "In-band registration",
+            "open: anyone can create an account (XEP-0077)",
+            Status::Warn,
+        ));
+    }
+    match post {
+        Some(post) => {
+            let mut names = Vec::new();
+            if post.bind {
+                names.push("resource binding".to_string());
+            }
+            names.extend(feature_names(&post));
+            out.push(Fact::info(
+                Area::Negotiation,
+                "Features after authentication",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                },
+            ));
+        }
+        None => out.push(Fact::info(
+            Area::Negotiation,
+            "Features after authentication",
+            "not seen: no account (give --user and --password-env)",
+        )),
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +291,20 @@ mod tests {
         assert!(!caps[&Capability::Register]);
         assert!(!caps[&Capability::StreamManagement]);
         assert!(!caps.contains_key(&Capability::Muc));
+    }
+
+    #[test]
+    fn plain_over_plain_text_is_a_finding() {
+        let pre = Features {
+            mechanisms: vec!["PLAIN".into(), "SCRAM-SHA-1".into()],
+            ..Features::default()
+        };
+        let facts = audit_facts(Ok((pre.clone(), None)), false, false);
+        let plain = facts.iter().find(|f| f.name == "SASL PLAIN").unwrap();
+        assert_eq!(plain.status, Status::Finding);
+        let facts = audit_facts(Ok((pre, None)), true, false);
+        let plain = facts.iter().find(|f| f.name == "SASL PLAIN").unwrap();
+        assert_eq!(plain.status, Status::Ok);
+        assert!(facts.iter().all(|f| f.name != "SCRAM"));
     }
 }

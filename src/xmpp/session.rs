@@ -215,6 +215,43 @@ impl Codec for XmppCodec {
 /// XMPP over WebSocket as a protocol of the engine.
 pub struct XmppProtocol;
 
+/// A connection of the probe or the audit: no header checks (no case is judged on it).
+async fn probe_link(
+    x: &crate::target::XmppTarget,
+    connect: &crate::transport::ConnectOptions,
+) -> Result<Link<XmppCodec>, Failure> {
+    let env = LinkEnv {
+        transcript: crate::seam::transcript::Transcript::new(),
+        case_id: "probe".into(),
+        hook: None,
+        connect: connect.clone(),
+    };
+    let mut link = Link::open(
+        &x.endpoint,
+        &env,
+        "probe",
+        "xmpp",
+        WS_SUBPROTOCOL,
+        XmppCodec::new(&x.domain),
+    )
+    .await?;
+    link.codec_mut().header_checks = false;
+    Ok(link)
+}
+
+/// Ends a probe connection politely: `<close/>`, the server's `<close/>`, then the socket.
+async fn close_probe_link(mut link: Link<XmppCodec>, deadline: Instant) {
+    if link.send(stream::close_xml(), deadline).await.is_ok() {
+        while let Recv::Message(m) = link.recv(deadline).await {
+            if m.message.as_ref().is_some_and(stream::is_close) {
+                link.close(deadline).await;
+                break;
+            }
+        }
+    }
+    link.abort();
+}
+
 /// How long a case waits for enough free accounts in the pool.
 const LEASE_WAIT: Duration = Duration::from_secs(120);
 
@@ -248,22 +285,7 @@ impl Protocol for XmppProtocol {
         let Some(account) = lease.accounts.first() else {
             return Ok(crate::capability::Learned::default());
         };
-        let env = LinkEnv {
-            transcript: crate::seam::transcript::Transcript::new(),
-            case_id: "probe".into(),
-            hook: None,
-            connect: connect.clone(),
-        };
-        let mut link = Link::open(
-            &x.endpoint,
-            &env,
-            "probe",
-            "xmpp",
-            WS_SUBPROTOCOL,
-            XmppCodec::new(&x.domain),
-        )
-        .await?;
-        link.codec_mut().header_checks = false;
+        let mut link = probe_link(x, connect).await?;
         let params = LoginParams {
             domain: x.domain.clone(),
             user: account.user.clone(),
@@ -280,20 +302,63 @@ impl Protocol for XmppProtocol {
             };
             crate::xmpp::probe::discover(&mut io, &params).await
         };
-        if link.send(stream::close_xml(), deadline).await.is_ok() {
-            while let Recv::Message(m) = link.recv(deadline).await {
-                if m.message.as_ref().is_some_and(stream::is_close) {
-                    link.close(deadline).await;
-                    break;
-                }
-            }
-        }
-        link.abort();
+        close_probe_link(link, deadline).await;
         let capabilities = offered.map_err(|e| Failure::infra(format!("login: {e}")))?;
         Ok(crate::capability::Learned {
             capabilities,
             from: "the stream features and service discovery",
         })
+    }
+
+    /// The stream features before authentication (with a pool account, also those after it).
+    async fn audit_facts(
+        &self,
+        target: &Target,
+        connect: &crate::transport::ConnectOptions,
+        deadline: Instant,
+    ) -> Vec<crate::facts::Fact> {
+        let Some(x) = &target.xmpp else {
+            return Vec::new();
+        };
+        let encrypted = x.endpoint.kind.is_tls();
+        let account = match x.pool.is_empty() {
+            true => None,
+            false => {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                x.pool.lease(1, wait).await.ok()
+            }
+        };
+        let mut link = match probe_link(x, connect).await {
+            Ok(l) => l,
+            Err(f) => return vec![crate::xmpp::probe::unreachable_fact(&f.message)],
+        };
+        let answer = {
+            let mut io = Io {
+                link: &mut link,
+                deadline,
+            };
+            match account.as_ref().and_then(|l| l.accounts.first()) {
+                Some(a) => {
+                    let params = LoginParams {
+                        domain: x.domain.clone(),
+                        user: a.user.clone(),
+                        password: a.password.expose().to_string(),
+                        resource: Some(format!("wc-audit-{}", std::process::id())),
+                        mechanism: None,
+                        nonce: None,
+                        bind: true,
+                    };
+                    login(&mut io, &params)
+                        .await
+                        .map(|o| (o.offered, Some(o.features)))
+                }
+                None => crate::xmpp::login::features_before_auth(&mut io, &x.domain)
+                    .await
+                    .map(|f| (f, None)),
+            }
+        };
+        close_probe_link(link, deadline).await;
+        crate::xmpp::probe::audit_facts(answer, encrypted, account.is_some())
     }
 
     async fn prepare(

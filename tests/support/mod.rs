@@ -4,6 +4,8 @@
 //! The scripts bind only loopback, pick free ports, and write `DIR/env` (`KEY=VALUE` lines).
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -28,6 +30,12 @@ pub struct RealServer {
 impl RealServer {
     /// Starts `name` ("mosquitto" | "prosody"). When the server binary is not installed: if env CI == "true", panics with a message saying CI requires it; otherwise prints a loud multi-line notice to stderr ("SKIPPED: mosquitto not installed; run scripts/servers/install.sh") and returns None. Any other start failure panics with the script's output.
     pub fn start(name: &str) -> Option<RealServer> {
+        Self::start_with_env(name, &[])
+    }
+
+    /// [`RealServer::start`] with extra environment for the start script, e.g.
+    /// `WIRECHECK_TLS_CERT` / `WIRECHECK_TLS_KEY` for the TLS listeners.
+    pub fn start_with_env(name: &str, envs: &[(&str, &str)]) -> Option<RealServer> {
         let script = script_path(name);
         assert!(
             script.is_file(),
@@ -35,7 +43,7 @@ impl RealServer {
             script.display()
         );
         let dir = fresh_dir(name);
-        let out = run_script(&script, "start", &dir);
+        let out = run_script_with_env(&script, "start", &dir, envs);
         match out.status.code() {
             Some(0) => {}
             Some(NOT_INSTALLED) => {
@@ -166,17 +174,33 @@ fn fresh_dir(name: &str) -> PathBuf {
 
 /// Runs `bash SCRIPT ACTION DIR` and collects its output (the server itself writes only to DIR).
 fn try_run_script(script: &Path, action: &str, dir: &Path) -> std::io::Result<Output> {
+    try_run_script_with_env(script, action, dir, &[])
+}
+
+/// [`try_run_script`] with extra environment variables.
+fn try_run_script_with_env(
+    script: &Path,
+    action: &str,
+    dir: &Path,
+    envs: &[(&str, &str)],
+) -> std::io::Result<Output> {
     Command::new("bash")
         .arg(script)
         .arg(action)
         .arg(dir)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .output()
 }
 
 /// [`try_run_script`], panicking when bash cannot be run at all.
 fn run_script(script: &Path, action: &str, dir: &Path) -> Output {
-    try_run_script(script, action, dir)
+    run_script_with_env(script, action, dir, &[])
+}
+
+/// [`try_run_script_with_env`], panicking when bash cannot be run at all.
+fn run_script_with_env(script: &Path, action: &str, dir: &Path, envs: &[(&str, &str)]) -> Output {
+    try_run_script_with_env(script, action, dir, envs)
         .unwrap_or_else(|e| panic!("cannot run bash {} {action}: {e}", script.display()))
 }
 
