@@ -192,7 +192,7 @@ fn report_failed(code: u8) -> u8 {
 /// The exit code of a finished run: interrupted (130) before a failed check or an xpass (1,
 /// unless `allow_xpass` for the xpass) before an error verdict (5) before nothing having run (4,
 /// unless `allow_empty`) before success (0).
-fn exit_code(t: &Totals, allow_empty: bool, allow_xpass: bool) -> u8 {
+pub(crate) fn exit_code(t: &Totals, allow_empty: bool, allow_xpass: bool) -> u8 {
     if t.interrupted > 0 {
         exit::INTERRUPTED
     } else if t.failed > 0 || (t.xpassed > 0 && !allow_xpass) {
