@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => wirecheck::cli::serve::serve(a).await,
             Command::Coverage(a) => wirecheck::cli::coverage::coverage(a),
             Command::Fuzz(a) => wirecheck::cli::fuzz::fuzz(a).await,
+            Command::Merge(a) => wirecheck::cli::merge::merge(a),
         };
         match r {
             Ok(code) => Ok(code),

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod coverage;
 pub mod fuzz;
 pub mod list;
+pub mod merge;
 pub mod run;
 pub mod serve;
 
@@ -94,7 +95,24 @@ pub enum Command {
     /// Replay cases with mutated messages against a live server; write failures as cases.
     #[command(after_help = FUZZ_AFTER_HELP)]
     Fuzz(FuzzArgs),
+    /// Join the JUnit and/or JSON reports of several runs (shards, targets) into one.
+    #[command(after_help = MERGE_AFTER_HELP)]
+    Merge(MergeArgs),
 }
+
+/// Extra help of `wirecheck merge`.
+const MERGE_AFTER_HELP: &str =
+    "Inputs are reports `wirecheck run` wrote (--junit, --json), told apart by their
+first character; JUnit inputs merge into --junit, JSON inputs into --json. A case is known by its
+target, group and id: cases of different targets are kept apart (JUnit: suite and classname become
+TARGET.GROUP). The same case in two inputs of one kind must have the same outcome (verdict, reason,
+messages: a re-run of a shard) and is kept once; different outcomes are bad input. A JUnit and a
+JSON input of the same case must agree on its verdict.
+
+Exit codes: those `wirecheck run` would give for the union of the inputs (0 pass, 1 a check
+failed or an xpass, 4 nothing ran, 5 an error verdict, 130 an interrupted case); 2 bad input: a
+missing, unreadable or malformed input (named with line:col), contradicting inputs, or an output
+that cannot be written.";
 
 /// Extra help of `wirecheck fuzz`.
 const FUZZ_AFTER_HELP: &str =
@@ -347,6 +365,26 @@ pub struct FuzzArgs {
     /// Stop once this many findings are written.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
     pub max_findings: Option<usize>,
+}
+
+/// `wirecheck merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports to join: JUnit XML and/or JSON files of `wirecheck run`.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Write the merged JUnit XML report (of the JUnit inputs) here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the merged JSON report (of the JSON inputs) here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Exit 0 when nothing ran in any input instead of 4.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Do not exit 1 for cases that passed despite a declared deviation (xpass).
+    #[arg(long)]
+    pub allow_xpass: bool,
 }
 
 /// `wirecheck list`.

@@ -1,8 +1,9 @@
-//! Reports: console, JUnit XML, JSON.
+//! Reports: console, JUnit XML, JSON, and merging the reports of several runs.
 
 pub mod console;
 pub mod json;
 pub mod junit;
+pub mod merge;
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +25,8 @@ pub enum ReportError {
     Serialize(String),
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+/// Writes `bytes` to `path`, creating its folder.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let io = |source| ReportError::Io {
         path: path.to_path_buf(),
         source,

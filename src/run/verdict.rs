@@ -116,17 +116,23 @@ impl Totals {
     pub fn of(results: &[CaseResult]) -> Self {
         let mut t = Totals::default();
         for r in results {
-            match r.verdict {
-                Verdict::Pass => t.passed += 1,
-                Verdict::Fail => t.failed += 1,
-                Verdict::Error => t.errors += 1,
-                Verdict::Skip => t.skipped += 1,
-                Verdict::Xfail => t.xfailed += 1,
-                Verdict::Xpass => t.xpassed += 1,
-                Verdict::Interrupted => t.interrupted += 1,
-            }
+            t.add(r.verdict);
         }
         t
+    }
+
+    /// Counts one more case with this verdict.
+    pub fn add(&mut self, verdict: Verdict) {
+        let count = match verdict {
+            Verdict::Pass => &mut self.passed,
+            Verdict::Fail => &mut self.failed,
+            Verdict::Error => &mut self.errors,
+            Verdict::Skip => &mut self.skipped,
+            Verdict::Xfail => &mut self.xfailed,
+            Verdict::Xpass => &mut self.xpassed,
+            Verdict::Interrupted => &mut self.interrupted,
+        };
+        *count += 1;
     }
 }
 
