@@ -99,6 +99,10 @@ async fn mosquitto_plain_tls_and_bad_certificates() {
     assert_eq!(fact(&text, "Certificate host name"), Some("ok"), "{text}");
     assert!(text.contains("security") && text.contains("FAIL"), "{text}");
 
+    let (code, text) = audit(&[&mqtts, "--insecure"], &[]).await;
+    assert_eq!(code, Some(0), "--insecure accepts the chain:\n{text}");
+    assert_eq!(fact(&text, "Certificate chain"), Some("warn"), "{text}");
+
     let (code, text) = audit(&[&mqtts, "--ca", ca_file], &[]).await;
     assert_eq!(code, Some(0), "trusted with --ca:\n{text}");
     assert_eq!(fact(&text, "Certificate chain"), Some("ok"), "{text}");

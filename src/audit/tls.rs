@@ -7,8 +7,10 @@ use crate::transport::inspect::{ChainTrust, TlsFacts, date_text};
 /// A certificate that expires within this many days is worth a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 21;
 
-/// The facts of one inspected TLS endpoint; `host` is the name that was dialled.
-pub fn facts(t: &TlsFacts, host: &str) -> Vec<Fact> {
+/// The facts of one inspected TLS endpoint; `host` is the name that was dialled. With
+/// `insecure` (the operator chose not to verify) an untrusted chain is a warning, not a finding;
+/// expiry and host name are judged all the same.
+pub fn facts(t: &TlsFacts, host: &str, insecure: bool) -> Vec<Fact> {
     let sec = |name: &str, value: String, status| Fact::new(Area::Security, name, value, status);
     let mut out = vec![
         sec(

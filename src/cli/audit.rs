@@ -86,7 +86,7 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
         let tls = inspect(&endpoint, alpn, ca.as_deref(), args.connect_timeout)
             .await
             .map_err(|e| CliError::Unreachable(format!("target unreachable: {e}")))?;
-        facts.extend(crate::audit::tls::facts(&tls, &endpoint.host));
+        facts.extend(crate::audit::tls::facts(&tls, &endpoint.host, args.insecure));
         if !args.insecure && tls.trust != ChainTrust::Trusted {
             // The certificate is reported; the remaining checks still say what they can.
             connect.insecure = true;

@@ -293,7 +293,8 @@ pub struct AuditArgs {
     /// Environment variable that holds the password of --user (never on the command line).
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
-    /// Do not verify TLS certificates (the certificate facts are still reported).
+    /// Do not verify TLS certificates: an untrusted chain is a warning, not a finding (expiry and
+    /// host name are still judged).
     #[arg(long)]
     pub insecure: bool,
     /// Trust this CA certificate file (PEM) instead of the system roots.
