@@ -1,6 +1,7 @@
-//! Reports: console, JUnit XML, JSON.
+//! Reports: console, JUnit XML, JSON, HTML.
 
 pub mod console;
+pub mod html;
 pub mod json;
 pub mod junit;
 
