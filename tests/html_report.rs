@@ -275,6 +275,7 @@ fn html_report_of_a_failing_run_renders_and_filters_in_chromium() {
             bytes.len() > 1000 && bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
             "a non-empty PNG"
         );
+        std::fs::create_dir_all(root().join("target")).unwrap();
         std::fs::write(root().join("target/html-report.png"), &bytes).unwrap();
         if let Some(extra) = std::env::var_os("WIRECHECK_HTML_SCREENSHOT") {
             std::fs::write(&extra, &bytes).unwrap();
