@@ -156,6 +156,7 @@ async fn mosquitto_credentials_stay_secret() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("audit.json");
     let junit = dir.path().join("audit.xml");
+    let html = dir.path().join("audit.html");
     let (code, text) = audit(
         &[
             &url,
@@ -167,6 +168,8 @@ async fn mosquitto_credentials_stay_secret() {
             json.to_str().unwrap(),
             "--junit",
             junit.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
         ],
         &[("WC_AUDIT_PW", &password)],
     )
@@ -178,6 +181,7 @@ async fn mosquitto_credentials_stay_secret() {
         ("console", text.clone()),
         ("JSON", std::fs::read_to_string(&json).unwrap()),
         ("JUnit", std::fs::read_to_string(&junit).unwrap()),
+        ("HTML", std::fs::read_to_string(&html).unwrap()),
     ] {
         assert!(
             !body.contains(&password),
@@ -188,6 +192,11 @@ async fn mosquitto_credentials_stay_secret() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["audit"]["protocol"], "mqtt");
     assert!(doc["audit"]["areas"].as_array().unwrap().len() == 4);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Verdict per area") && page.contains("Anonymous clients"),
+        "the HTML report lacks the audit tables"
+    );
 
     // Without the credentials the broker refuses: a setup problem, said as such.
     let (code, text) = audit(&[&url], &[]).await;

@@ -2,7 +2,8 @@
 # Installs the real servers and report validators used by wirecheck's CI and integration tests:
 # mosquitto (MQTT broker), prosody (XMPP server, with lua-unbound to silence its DNS banner),
 # ejabberd 23.01 (XMPP server + MQTT broker, brings Erlang; ~32 MB download),
-# xmllint (libxml2-utils) and Python's junitparser. Idempotent: when everything is present it
+# xmllint (libxml2-utils), Python's junitparser and chromium (headless, for the HTML report
+# test tests/html_report.rs). Idempotent: when everything is present it
 # only says so. Services are never started by the install (policy-rc.d denies it).
 set -euo pipefail
 
@@ -10,7 +11,7 @@ started=$(date +%s.%N)
 elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 say() { echo "install.sh: $*"; }
 
-APT_PACKAGES=(mosquitto prosody lua-unbound ejabberd libxml2-utils curl)
+APT_PACKAGES=(mosquitto prosody lua-unbound ejabberd libxml2-utils curl chromium)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

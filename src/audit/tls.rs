@@ -35,6 +35,11 @@ pub fn facts(t: &TlsFacts, host: &str, insecure: bool) -> Vec<Fact> {
     ];
     out.push(match &t.trust {
         ChainTrust::Trusted => sec("Certificate chain", "trusted".into(), Status::Ok),
+        ChainTrust::Untrusted(why) if insecure => sec(
+            "Certificate chain",
+            format!("not trusted: {why} (not verified: --insecure)"),
+            Status::Warn,
+        ),
         ChainTrust::Untrusted(why) => sec(
             "Certificate chain",
             format!("not trusted: {why}"),

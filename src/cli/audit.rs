@@ -14,7 +14,7 @@ use crate::audit::discover::{AuditTarget, websocket_of_domain, websocket_protoco
 use crate::audit::{AuditError, areas, summary};
 use crate::case::{Case, Protocol};
 use crate::facts::{Area, Fact, Status};
-use crate::report::{console, json, junit};
+use crate::report::{console, html, json, junit};
 use crate::run::engine::{RunOptions, blank_result, new_run_id};
 use crate::run::scheduler::run_all;
 use crate::run::stop::Stop;
@@ -47,7 +47,11 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
         Some(path) => Some(Arc::new(read_ca(path)?)),
         None => None,
     };
-    let reports = ReportFiles::prepare(args.junit.as_deref(), args.json.as_deref())?;
+    let reports = ReportFiles::prepare(
+        args.junit.as_deref(),
+        args.json.as_deref(),
+        args.html.as_deref(),
+    )?;
     let paths = if args.cases.is_empty() {
         vec![PathBuf::from("cases")]
     } else {
@@ -86,7 +90,11 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
         let tls = inspect(&endpoint, alpn, ca.as_deref(), args.connect_timeout)
             .await
             .map_err(|e| CliError::Unreachable(format!("target unreachable: {e}")))?;
-        facts.extend(crate::audit::tls::facts(&tls, &endpoint.host, args.insecure));
+        facts.extend(crate::audit::tls::facts(
+            &tls,
+            &endpoint.host,
+            args.insecure,
+        ));
         if !args.insecure && tls.trust != ChainTrust::Trusted {
             // The certificate is reported; the remaining checks still say what they can.
             connect.insecure = true;
@@ -255,8 +263,95 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
             }
         }
     }
+    if let Some(path) = &reports.html {
+        let report = html::HtmlReport {
+            cases: &all_run,
+            sections: html_sections(&protocol.to_string(), &facts, &verdicts),
+            ..html::HtmlReport::new(
+                format!("wirecheck audit of {url}"),
+                &url,
+                &opts.run_id,
+                &results,
+            )
+        };
+        match html::write(path, &report) {
+            Ok(()) => {
+                let _ = writeln!(out, "HTML report: {}", path.display());
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = report_failed(code);
+            }
+        }
+    }
     let _ = out.flush();
     Ok(code)
+}
+
+/// The audit's tables for the HTML report: the verdict per area, then the facts of each area.
+fn html_sections(
+    protocol: &str,
+    facts: &[Fact],
+    verdicts: &[areas::AreaVerdict],
+) -> Vec<html::HtmlSection> {
+    let status = |s: Status| match s {
+        Status::Ok => Some(html::FactStatus::Ok),
+        Status::Warn => Some(html::FactStatus::Warn),
+        Status::Finding => Some(html::FactStatus::Bad),
+        Status::Info => None,
+    };
+    let mut out = vec![html::HtmlSection {
+        heading: "Verdict per area".into(),
+        rows: verdicts
+            .iter()
+            .map(|v| {
+                let mut value = format!(
+                    "{}: {} passed, {} failed, {} error, {} skipped",
+                    v.outcome.name(),
+                    v.passed,
+                    v.failed,
+                    v.errors,
+                    v.skipped
+                );
+                if !v.failing.is_empty() {
+                    value.push_str(&format!("; failing {}", v.failing.join(", ")));
+                }
+                html::HtmlFact {
+                    label: v.area.heading(protocol).to_string(),
+                    value,
+                    status: match v.outcome {
+                        areas::AreaOutcome::Pass => Some(html::FactStatus::Ok),
+                        areas::AreaOutcome::Warn | areas::AreaOutcome::Error => {
+                            Some(html::FactStatus::Warn)
+                        }
+                        areas::AreaOutcome::Fail => Some(html::FactStatus::Bad),
+                        areas::AreaOutcome::NotTested => None,
+                    },
+                }
+            })
+            .collect(),
+    }];
+    for area in Area::ALL {
+        let rows: Vec<html::HtmlFact> = facts
+            .iter()
+            .filter(|f| f.area == area)
+            .map(|f| html::HtmlFact {
+                label: f.name.clone(),
+                value: match &f.spec {
+                    Some(id) => format!("{} [{id}]", f.value),
+                    None => f.value.clone(),
+                },
+                status: status(f.status),
+            })
+            .collect();
+        if !rows.is_empty() {
+            out.push(html::HtmlSection {
+                heading: format!("Facts: {}", area.heading(protocol)),
+                rows,
+            });
+        }
+    }
+    out
 }
 
 /// The password of `--user` from `--password-env`, checked before anything connects.

@@ -226,6 +226,9 @@ pub struct RunArgs {
     /// Write a JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report here (one file, no external assets).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit 0 when nothing ran (no case selected, or every case skipped) instead of 4.
     #[arg(long)]
     pub allow_empty: bool,
@@ -315,6 +318,9 @@ pub struct AuditArgs {
     /// Write a JSON report (with the facts and area verdicts) here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report (facts, area verdicts, cases) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// `wirecheck fuzz`.

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{CliError, RunArgs, exit, load_and_select};
 use crate::case::{Case, Protocol};
-use crate::report::{console, json, junit};
+use crate::report::{console, html, json, junit};
 use crate::run::engine::{RunOptions, new_run_id};
 use crate::run::scheduler::run_all;
 use crate::run::stop::Stop;
@@ -53,7 +53,11 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         let flag = if args.insecure { "--insecure" } else { "--ca" };
         eprintln!("warning: {flag} has no effect: no endpoint of the target uses TLS");
     }
-    let reports = ReportFiles::prepare(args.junit.as_deref(), args.json.as_deref())?;
+    let reports = ReportFiles::prepare(
+        args.junit.as_deref(),
+        args.json.as_deref(),
+        args.html.as_deref(),
+    )?;
     if cases.is_empty() {
         let why = nothing_selected(&args.selection, &loaded);
         if args.allow_empty {
@@ -139,6 +143,26 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         match json::write(path, &target.name, &opts.run_id, &results) {
             Ok(()) => {
                 let _ = writeln!(out, "JSON report: {}", path.display());
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = report_failed(code);
+            }
+        }
+    }
+    if let Some(path) = &reports.html {
+        let report = html::HtmlReport {
+            cases: &snapshot_cases,
+            ..html::HtmlReport::new(
+                format!("wirecheck run against {}", target.name),
+                &target.name,
+                &opts.run_id,
+                &results,
+            )
+        };
+        match html::write(path, &report) {
+            Ok(()) => {
+                let _ = writeln!(out, "HTML report: {}", path.display());
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -252,6 +276,7 @@ pub(super) fn read_ca(path: &Path) -> Result<CaRoots, CliError> {
 pub(super) struct ReportFiles {
     pub(super) junit: Option<PathBuf>,
     pub(super) json: Option<PathBuf>,
+    pub(super) html: Option<PathBuf>,
 }
 
 impl ReportFiles {
@@ -260,16 +285,22 @@ impl ReportFiles {
     pub(super) fn prepare(
         junit: Option<&Path>,
         json: Option<&Path>,
+        html: Option<&Path>,
     ) -> Result<ReportFiles, CliError> {
-        if let (Some(a), Some(b)) = (junit, json)
-            && a == b
-        {
-            return Err(CliError::BadInput(format!(
-                "--junit and --json both name {}; give each report its own file",
-                a.display()
-            )));
+        let named = [("--junit", junit), ("--json", json), ("--html", html)];
+        for (i, (flag_a, a)) in named.iter().enumerate() {
+            for (flag_b, b) in &named[i + 1..] {
+                if let (Some(a), Some(b)) = (a, b)
+                    && a == b
+                {
+                    return Err(CliError::BadInput(format!(
+                        "{flag_a} and {flag_b} both name {}; give each report its own file",
+                        a.display()
+                    )));
+                }
+            }
         }
-        for (flag, path) in [("--junit", junit), ("--json", json)] {
+        for (flag, path) in named {
             if let Some(p) = path {
                 check_writable(flag, p)?;
             }
@@ -277,6 +308,7 @@ impl ReportFiles {
         Ok(ReportFiles {
             junit: junit.map(Path::to_path_buf),
             json: json.map(Path::to_path_buf),
+            html: html.map(Path::to_path_buf),
         })
     }
 }

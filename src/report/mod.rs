@@ -1,6 +1,7 @@
-//! Reports: console, JUnit XML, JSON, and merging the reports of several runs.
+//! Reports: console, JUnit XML, JSON, HTML, and merging the reports of several runs.
 
 pub mod console;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod merge;
