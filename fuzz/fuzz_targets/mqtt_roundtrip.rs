@@ -6,8 +6,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use wirecheck::mqtt::template::packet_from_value;
-use wirecheck::mqtt::{Decoder, Direction, Version, encode};
+use wirecheck::mqtt::Version;
 
 #[derive(Arbitrary, Debug)]
 struct Props {
@@ -186,33 +185,5 @@ fuzz_target!(|input: Input| {
             v["properties"] = p;
         }
     }
-    // The case model refuses what a case may not write; that is not a finding.
-    let Ok(packet) = packet_from_value(&v) else {
-        return;
-    };
-    let Ok(bytes) = encode(&packet, version) else {
-        return;
-    };
-    let mut decoder = Decoder::new(version, Direction::ClientToServer, 1 << 20);
-    decoder.push(&bytes);
-    match decoder.next() {
-        Ok(Some(d)) if d.violations.is_empty() => {
-            assert_eq!(
-                d.raw.len(),
-                bytes.len(),
-                "decoded a different length than encoded"
-            );
-            let again = encode(&d.packet, version).expect("a decoded packet encodes");
-            assert_eq!(
-                again, bytes,
-                "decode -> encode changed the bytes of {packet:?}"
-            );
-        }
-        // An invalid packet on purpose (QoS 3, a reserved flag, ...) is judged, not round-tripped.
-        Ok(Some(_)) | Err(_) => {}
-        Ok(None) => panic!(
-            "{} encoded bytes did not make a whole packet: {packet:?}",
-            bytes.len()
-        ),
-    }
+    wirecheck::fuzz::targets::mqtt_roundtrip(&v, version);
 });

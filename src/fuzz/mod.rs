@@ -8,6 +8,7 @@ pub mod mutate;
 pub mod oracle;
 pub mod schedule;
 pub mod spawn;
+pub mod targets;
 
 pub use campaign::{Campaign, Config, Limit, Summary};
 
