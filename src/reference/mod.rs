@@ -56,6 +56,17 @@ pub fn faults() -> Vec<(&'static str, &'static str)> {
     all
 }
 
+/// The protocol whose server a fault switch breaks (None: no such fault).
+pub fn fault_protocol(name: &str) -> Option<crate::case::Protocol> {
+    if MqttFault::ALL.iter().any(|f| f.name() == name) {
+        Some(crate::case::Protocol::Mqtt)
+    } else if XmppFault::ALL.iter().any(|f| f.name() == name) {
+        Some(crate::case::Protocol::Xmpp)
+    } else {
+        None
+    }
+}
+
 impl Reference {
     /// Starts both servers on ephemeral loopback ports with the named faults.
     pub async fn start(faults: &[String]) -> Result<Reference, ReferenceError> {
