@@ -316,6 +316,9 @@ fn html_sections(
                 if !v.failing.is_empty() {
                     value.push_str(&format!("; failing {}", v.failing.join(", ")));
                 }
+                for note in &v.notes {
+                    value.push_str(&format!("; {note}"));
+                }
                 html::HtmlFact {
                     label: v.area.heading(protocol).to_string(),
                     value,
