@@ -77,6 +77,6 @@ mod tests {
         let x = index.lookup("xmpp", "RFC7395-3.1-2").unwrap();
         assert_eq!(x.list, "RFC 7395");
         assert_eq!(index.lookup("xmpp", "MQTT-3.1.0-1"), None);
-        assert_eq!(index.lookup("mqtt.v311", "MQTT-99.9-9"), None);
+        assert_eq!(index.lookup("mqtt.v311", "MQTT-9.9.9-9"), None);
     }
 }
