@@ -6,11 +6,11 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::RealServer;
-use support::pki::{TestCa, https_pages, tls_proxy};
+use support::pki::{ServerCert, TestCa, https_pages, tls_proxy};
 
 fn wirecheck(args: &[String], envs: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wirecheck"))
@@ -55,6 +55,41 @@ fn fact<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// A real server started with TLS listeners on a certificate for localhost and 127.0.0.1 that
+/// a CA of the test's own signed.
+struct TlsServer {
+    server: RealServer,
+    ca: TestCa,
+    cert: ServerCert,
+    ca_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    /// Starts `name` (None: not installed, and not CI).
+    fn start(name: &str) -> Option<TlsServer> {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("wirecheck audit test CA");
+        let cert = ca.issue(&["localhost", "127.0.0.1"], -1, 90);
+        let (cert_file, key_file) = cert.write(dir.path(), "server");
+        let ca_file = ca.write(dir.path());
+        let server = RealServer::start_with_env(
+            name,
+            &[
+                ("WIRECHECK_TLS_CERT", cert_file.to_str().unwrap()),
+                ("WIRECHECK_TLS_KEY", key_file.to_str().unwrap()),
+            ],
+        )?;
+        Some(TlsServer {
+            server,
+            ca,
+            cert,
+            ca_file,
+            _dir: dir,
+        })
+    }
+}
+
 fn addr(url: &str) -> SocketAddr {
     let hostport = url.split("://").nth(1).unwrap().split('/').next().unwrap();
     hostport.parse().unwrap()
@@ -62,21 +97,11 @@ fn addr(url: &str) -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_plain_tls_and_bad_certificates() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("wirecheck audit test CA");
-    let good = ca.issue(&["localhost", "127.0.0.1"], -1, 90);
-    let (cert_file, key_file) = good.write(dir.path(), "server");
-    let ca_file = ca.write(dir.path());
-    let ca_file = ca_file.to_str().unwrap();
-    let Some(server) = RealServer::start_with_env(
-        "mosquitto",
-        &[
-            ("WIRECHECK_TLS_CERT", cert_file.to_str().unwrap()),
-            ("WIRECHECK_TLS_KEY", key_file.to_str().unwrap()),
-        ],
-    ) else {
+    let Some(tls) = TlsServer::start("mosquitto") else {
         return;
     };
+    let (server, ca) = (&tls.server, &tls.ca);
+    let ca_file = tls.ca_file.to_str().unwrap();
     let plain = server.var("WIRECHECK_MOSQUITTO_URL").to_string();
     let mqtts = server.var("WIRECHECK_MOSQUITTO_TLS_URL").to_string();
     let wss = server.var("WIRECHECK_MOSQUITTO_WSS_URL").to_string();
@@ -206,21 +231,11 @@ async fn mosquitto_credentials_stay_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prosody_plain_tls_and_host_meta_discovery() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("wirecheck audit test CA");
-    let good = ca.issue(&["localhost", "127.0.0.1"], -1, 90);
-    let (cert_file, key_file) = good.write(dir.path(), "server");
-    let ca_file = ca.write(dir.path());
-    let ca_file = ca_file.to_str().unwrap();
-    let Some(server) = RealServer::start_with_env(
-        "prosody",
-        &[
-            ("WIRECHECK_TLS_CERT", cert_file.to_str().unwrap()),
-            ("WIRECHECK_TLS_KEY", key_file.to_str().unwrap()),
-        ],
-    ) else {
+    let Some(tls) = TlsServer::start("prosody") else {
         return;
     };
+    let (server, good) = (&tls.server, &tls.cert);
+    let ca_file = tls.ca_file.to_str().unwrap();
     let ws = server.var("WIRECHECK_PROSODY_URL").to_string();
     let wss = server.var("WIRECHECK_PROSODY_WSS_URL").to_string();
     let password = server.var("WIRECHECK_XMPP_PASSWORD").to_string();
@@ -297,7 +312,7 @@ async fn prosody_plain_tls_and_host_meta_discovery() {
         vec![("/.well-known/host-meta.json".to_string(), jrd)],
         vec![("/.well-known/host-meta".to_string(), xrd)],
     ] {
-        let port = https_pages(&good, pages).await;
+        let port = https_pages(good, pages).await;
         let domain = format!("localhost:{port}");
         let mut args = vec![domain.as_str(), "--ca", ca_file, "--deviations", deviations];
         args.extend(login);
@@ -308,7 +323,7 @@ async fn prosody_plain_tls_and_host_meta_discovery() {
     }
 
     // A domain whose HTTPS server has no host-meta: unreachable (3), saying what was tried.
-    let port = https_pages(&good, Vec::new()).await;
+    let port = https_pages(good, Vec::new()).await;
     let (code, text) = audit(&[&format!("localhost:{port}"), "--ca", ca_file], &[]).await;
     assert_eq!(code, Some(3), "{text}");
     assert!(

@@ -101,22 +101,29 @@ pub struct AreaVerdict {
     pub notes: Vec<String>,
 }
 
+impl AreaVerdict {
+    /// An area where nothing ran yet.
+    pub fn new(area: Area) -> AreaVerdict {
+        AreaVerdict {
+            area,
+            outcome: AreaOutcome::NotTested,
+            passed: 0,
+            failed: 0,
+            errors: 0,
+            skipped: 0,
+            failing: Vec::new(),
+            failed_cases: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// The verdict of every area from the results (with their cases, by id) and the facts.
 pub fn judge(cases: &[Case], results: &[CaseResult], facts: &[Fact]) -> Vec<AreaVerdict> {
     Area::ALL
         .iter()
         .map(|&area| {
-            let mut v = AreaVerdict {
-                area,
-                outcome: AreaOutcome::NotTested,
-                passed: 0,
-                failed: 0,
-                errors: 0,
-                skipped: 0,
-                failing: Vec::new(),
-                failed_cases: Vec::new(),
-                notes: Vec::new(),
-            };
+            let mut v = AreaVerdict::new(area);
             let mut failing = BTreeSet::new();
             for r in results {
                 let Some(case) = cases.iter().find(|c| c.id == r.id) else {

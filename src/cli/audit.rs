@@ -2,12 +2,12 @@
 //! limits, mechanisms, anonymous access), run the safe cases, judge each area, report.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::run::{
-    ReportFiles, exit_code, preflight, probe, read_ca, report_failed, stop_on_signals,
+    ReportFiles, exit_code, preflight, probe, read_ca, report_outcome, run_options,
+    run_with_progress,
 };
 use super::{AuditArgs, CliError, exit};
 use crate::audit::discover::{AuditTarget, websocket_of_domain, websocket_protocol};
@@ -15,12 +15,9 @@ use crate::audit::{AuditError, areas, summary};
 use crate::case::{Case, Protocol};
 use crate::facts::{Area, Fact, Status};
 use crate::report::{console, html, json, junit};
-use crate::run::engine::{RunOptions, blank_result, new_run_id};
-use crate::run::scheduler::run_all;
-use crate::run::stop::Stop;
+use crate::run::engine::blank_result;
 use crate::run::verdict::{Totals, Verdict};
 use crate::target::pool::{Account, AccountPool};
-use crate::target::secret::Secret;
 use crate::target::{Target, TargetOptions};
 use crate::transport::inspect::{ChainTrust, inspect};
 use crate::transport::{ConnectOptions, Endpoint, TransportKind};
@@ -42,7 +39,13 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
             "--insecure and --ca contradict each other: --insecure trusts any certificate, --ca trusts only that CA; give one".into(),
         ));
     }
-    let password = read_password(args)?;
+    let login = TargetOptions {
+        user: args.user.clone(),
+        password_env: args.password_env.clone(),
+        ..TargetOptions::default()
+    }
+    .credentials_of("user")
+    .map_err(|e| CliError::BadInput(e.to_string()))?;
     let ca = match &args.ca {
         Some(path) => Some(Arc::new(read_ca(path)?)),
         None => None,
@@ -52,15 +55,18 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
         args.json.as_deref(),
         args.html.as_deref(),
     )?;
-    let paths = if args.cases.is_empty() {
-        vec![PathBuf::from("cases")]
+    let safe = if args.full {
+        Vec::new()
     } else {
-        args.cases.clone()
+        vec![SAFE_TAG.to_string()]
     };
-    let all_cases = crate::case::load_all(&paths).map_err(|errs| {
-        let mut text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        text.push(format!("{} case file(s) could not be loaded", errs.len()));
-        CliError::BadInput(text.join("\n\n"))
+    let selected = super::load_selection(&super::Selection {
+        paths: args.cases.clone(),
+        tags: safe,
+        excluded_tags: Vec::new(),
+        specs: Vec::new(),
+        cases: Vec::new(),
+        partition: None,
     })?;
     let mut connect = ConnectOptions {
         subprotocol: None,
@@ -149,10 +155,11 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
             .map_err(|e| CliError::BadInput(format!("--deviations: {e}")))?;
         target.deviations = profile.deviations();
     }
-    if let (Some(x), Some(user), Some(pw)) = (target.xmpp.as_mut(), &args.user, &password) {
+    if let (Some(x), Some(login)) = (target.xmpp.as_mut(), &login) {
+        let user = &login.username;
         let mut accounts = vec![Account {
             user: user.clone(),
-            password: pw.clone(),
+            password: login.password.clone(),
         }];
         let more =
             crate::target::accounts_from_env().map_err(|e| CliError::BadInput(e.to_string()))?;
@@ -161,10 +168,9 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
     }
 
     // Which cases.
-    let mut chosen: Vec<Case> = all_cases
-        .iter()
-        .filter(|c| c.protocol == protocol && (args.full || c.tags.iter().any(|t| t == SAFE_TAG)))
-        .cloned()
+    let mut chosen: Vec<Case> = selected
+        .into_iter()
+        .filter(|c| c.protocol == protocol)
         .collect();
     chosen.sort_by(|a, b| a.id.cmp(&b.id));
     let accounts = target.xmpp.as_ref().map_or(usize::MAX, |x| x.pool.len());
@@ -179,20 +185,7 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
         facts.extend(p.audit_facts(&target, &connect, deadline).await);
     }
 
-    let jobs = args
-        .jobs
-        .unwrap_or(super::DEFAULT_JOBS)
-        .clamp(1, super::MAX_JOBS);
-    let stop = Stop::new();
-    let opts = RunOptions {
-        jobs,
-        timeout_override: args.timeout,
-        connect: connect.clone(),
-        run_id: new_run_id(),
-        stop: stop.clone(),
-        ..RunOptions::default()
-    };
-    stop_on_signals(stop);
+    let opts = run_options(args.jobs, args.timeout, connect.clone());
     let style = console::Style::detect();
     eprintln!(
         "wirecheck {} audit: {} {} cases against {} (run {}, {} at once)",
@@ -201,18 +194,11 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
         if args.full { "" } else { "safe" },
         url,
         opts.run_id,
-        jobs
+        opts.jobs
     );
     let started = Instant::now();
-    let progress = Arc::new(console::Progress::new(runnable.len(), style));
-    let p2 = progress.clone();
-    let target = Arc::new(target);
     let cases_run = runnable.clone();
-    let mut results = run_all(runnable, target.clone(), Arc::new(opts.clone()), move |r| {
-        p2.done(r)
-    })
-    .await;
-    progress.finish();
+    let mut results = run_with_progress(runnable, Arc::new(target), &opts, style).await;
     for c in &too_big {
         let mut r = blank_result(c);
         r.verdict = Verdict::Skip;
@@ -236,15 +222,8 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
     );
     let mut code = audit_exit_code(&Totals::of(&results), &verdicts, !facts.is_empty());
     if let Some(path) = &reports.junit {
-        match junit::write(path, &url, &results) {
-            Ok(()) => {
-                let _ = writeln!(out, "JUnit report: {}", path.display());
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = report_failed(code);
-            }
-        }
+        let written = junit::write(path, &url, &results);
+        code = report_outcome(&mut out, "JUnit", path, written, code);
     }
     if let Some(path) = &reports.json {
         let audit = serde_json::json!({
@@ -253,15 +232,8 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
             "facts": facts,
             "areas": verdicts,
         });
-        match json::write_with_audit(path, &url, &opts.run_id, &results, Some(audit)) {
-            Ok(()) => {
-                let _ = writeln!(out, "JSON report: {}", path.display());
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = report_failed(code);
-            }
-        }
+        let written = json::write_with_audit(path, &url, &opts.run_id, &results, Some(audit));
+        code = report_outcome(&mut out, "JSON", path, written, code);
     }
     if let Some(path) = &reports.html {
         let report = html::HtmlReport {
@@ -274,15 +246,8 @@ pub async fn audit(args: &AuditArgs) -> Result<u8, CliError> {
                 &results,
             )
         };
-        match html::write(path, &report) {
-            Ok(()) => {
-                let _ = writeln!(out, "HTML report: {}", path.display());
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = report_failed(code);
-            }
-        }
+        let written = html::write(path, &report);
+        code = report_outcome(&mut out, "HTML", path, written, code);
     }
     let _ = out.flush();
     Ok(code)
@@ -357,29 +322,6 @@ fn html_sections(
     out
 }
 
-/// The password of `--user` from `--password-env`, checked before anything connects.
-fn read_password(args: &AuditArgs) -> Result<Option<Secret>, CliError> {
-    match (&args.user, &args.password_env) {
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(CliError::BadInput(
-            "--user needs --password-env VAR: the environment variable that holds the password (a password is never given on the command line)".into(),
-        )),
-        (None, Some(_)) => Err(CliError::BadInput(
-            "--password-env needs --user NAME: the user name to log in with".into(),
-        )),
-        (Some(user), Some(var)) => {
-            if user.is_empty() {
-                return Err(CliError::BadInput("--user: the user name is empty".into()));
-            }
-            std::env::var(var).map(|p| Some(Secret::new(p))).map_err(|_| {
-                CliError::BadInput(format!(
-                    "--password-env {var}: environment variable {var} is not set (it should hold the password of `{user}`)"
-                ))
-            })
-        }
-    }
-}
-
 /// The exit code of an audit: as `run` for the cases, and 1 when an area fails on a finding;
 /// facts count as something that ran.
 fn audit_exit_code(t: &Totals, areas: &[areas::AreaVerdict], had_facts: bool) -> u8 {
@@ -400,15 +342,8 @@ mod tests {
 
     fn area(outcome: AreaOutcome) -> AreaVerdict {
         AreaVerdict {
-            area: Area::Security,
             outcome,
-            passed: 0,
-            failed: 0,
-            errors: 0,
-            skipped: 0,
-            failing: Vec::new(),
-            failed_cases: Vec::new(),
-            notes: Vec::new(),
+            ..AreaVerdict::new(Area::Security)
         }
     }
 

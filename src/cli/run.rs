@@ -79,20 +79,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
     let mut target = target;
     probe(&mut target, &cases, &connect).await;
 
-    let jobs = args
-        .jobs
-        .unwrap_or(super::DEFAULT_JOBS)
-        .clamp(1, super::MAX_JOBS);
-    let stop = Stop::new();
-    let opts = RunOptions {
-        jobs,
-        timeout_override: args.timeout,
-        connect,
-        run_id: new_run_id(),
-        stop: stop.clone(),
-        ..RunOptions::default()
-    };
-    stop_on_signals(stop);
+    let opts = run_options(args.jobs, args.timeout, connect);
     let style = console::Style::detect();
     eprintln!(
         "wirecheck {}: {} cases against {} (run {}, {} at once)",
@@ -100,18 +87,12 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         cases.len(),
         target.describe(),
         opts.run_id,
-        jobs
+        opts.jobs
     );
     let started = Instant::now();
-    let progress = Arc::new(console::Progress::new(cases.len(), style));
-    let p2 = progress.clone();
     let target = Arc::new(target);
     let snapshot_cases = cases.clone();
-    let mut results = run_all(cases, target.clone(), Arc::new(opts.clone()), move |r| {
-        p2.done(r)
-    })
-    .await;
-    progress.finish();
+    let mut results = run_with_progress(cases, target.clone(), &opts, style).await;
     snapshots(args, &snapshot_cases, &mut results, &target)?;
     let elapsed = started.elapsed();
 
@@ -129,26 +110,12 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
         );
     }
     if let Some(path) = &reports.junit {
-        match junit::write(path, &target.name, &results) {
-            Ok(()) => {
-                let _ = writeln!(out, "JUnit report: {}", path.display());
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = report_failed(code);
-            }
-        }
+        let written = junit::write(path, &target.name, &results);
+        code = report_outcome(&mut out, "JUnit", path, written, code);
     }
     if let Some(path) = &reports.json {
-        match json::write(path, &target.name, &opts.run_id, &results) {
-            Ok(()) => {
-                let _ = writeln!(out, "JSON report: {}", path.display());
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = report_failed(code);
-            }
-        }
+        let written = json::write(path, &target.name, &opts.run_id, &results);
+        code = report_outcome(&mut out, "JSON", path, written, code);
     }
     if let Some(path) = &reports.html {
         let report = html::HtmlReport {
@@ -160,15 +127,8 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
                 &results,
             )
         };
-        match html::write(path, &report) {
-            Ok(()) => {
-                let _ = writeln!(out, "HTML report: {}", path.display());
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = report_failed(code);
-            }
-        }
+        let written = html::write(path, &report);
+        code = report_outcome(&mut out, "HTML", path, written, code);
     }
     let _ = out.flush();
     Ok(code)
@@ -176,7 +136,7 @@ pub async fn run(args: &RunArgs) -> Result<u8, CliError> {
 
 /// The first Ctrl-C or SIGTERM stops the run gracefully (running cases clean up, reports are
 /// written, exit 130); a second one exits at once.
-pub(super) fn stop_on_signals(stop: Stop) {
+fn stop_on_signals(stop: Stop) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -203,9 +163,65 @@ pub(super) fn stop_on_signals(stop: Stop) {
     });
 }
 
+/// The options of one run (`-j`, `--timeout`, the connection); the first Ctrl-C or SIGTERM
+/// stops it gracefully.
+pub(super) fn run_options(
+    jobs: Option<usize>,
+    timeout: Option<std::time::Duration>,
+    connect: ConnectOptions,
+) -> RunOptions {
+    let stop = Stop::new();
+    stop_on_signals(stop.clone());
+    RunOptions {
+        jobs: jobs
+            .unwrap_or(super::DEFAULT_JOBS)
+            .clamp(1, super::MAX_JOBS),
+        timeout_override: timeout,
+        connect,
+        run_id: new_run_id(),
+        stop,
+        ..RunOptions::default()
+    }
+}
+
+/// Runs `cases` with a progress bar on the terminal.
+pub(super) async fn run_with_progress(
+    cases: Vec<Case>,
+    target: Arc<Target>,
+    opts: &RunOptions,
+    style: console::Style,
+) -> Vec<crate::run::verdict::CaseResult> {
+    let progress = Arc::new(console::Progress::new(cases.len(), style));
+    let p2 = progress.clone();
+    let results = run_all(cases, target, Arc::new(opts.clone()), move |r| p2.done(r)).await;
+    progress.finish();
+    results
+}
+
+/// Says where a report went, or why it could not be written (then the exit code becomes
+/// [`report_failed`]'s).
+pub(super) fn report_outcome(
+    out: &mut impl Write,
+    kind: &str,
+    path: &Path,
+    written: Result<(), crate::report::ReportError>,
+    code: u8,
+) -> u8 {
+    match written {
+        Ok(()) => {
+            let _ = writeln!(out, "{kind} report: {}", path.display());
+            code
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            report_failed(code)
+        }
+    }
+}
+
 /// A report could not be written after all: that is bad input, unless the run already has a
 /// worse story to tell (a failed check, an error verdict), which it keeps.
-pub(super) fn report_failed(code: u8) -> u8 {
+fn report_failed(code: u8) -> u8 {
     if code == exit::OK {
         exit::BAD_INPUT
     } else {

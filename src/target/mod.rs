@@ -113,6 +113,15 @@ pub struct TargetOptions {
 impl TargetOptions {
     /// The MQTT credentials of `--user` / `--password-env`, read from the environment.
     fn credentials(&self) -> Result<Option<MqttCredentials>, TargetError> {
+        self.credentials_of("MQTT user")
+    }
+
+    /// The user name and password of `--user` / `--password-env`, read from the environment;
+    /// `whose` names the account in the message of an unset variable (`MQTT user`).
+    pub(crate) fn credentials_of(
+        &self,
+        whose: &str,
+    ) -> Result<Option<MqttCredentials>, TargetError> {
         match (&self.user, &self.password_env) {
             (None, None) => Ok(None),
             (Some(_), None) => Err(TargetError::Invalid(
@@ -127,7 +136,7 @@ impl TargetOptions {
                 }
                 let password = std::env::var(var).map_err(|_| {
                     TargetError::Invalid(format!(
-                        "--password-env {var}: environment variable {var} is not set (it should hold the password of MQTT user `{user}`)"
+                        "--password-env {var}: environment variable {var} is not set (it should hold the password of {whose} `{user}`)"
                     ))
                 })?;
                 Ok(Some(MqttCredentials {
