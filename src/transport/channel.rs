@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use super::admission::Admission;
 use super::endpoint::{Endpoint, TransportKind};
 use super::sniff::{CloseSeen, Sniff};
 use super::tls;
@@ -175,6 +176,8 @@ pub struct Channel {
     read_buf: Vec<u8>,
     close_seen: CloseSeen,
     violations: Vec<(&'static str, String)>,
+    /// Its place among the connections the server has not answered yet.
+    admission: Admission,
 }
 
 /// The RFC 6455 statement a WebSocket error of the server breaks (None: none, or a bound of ours).
@@ -273,7 +276,12 @@ impl Channel {
         endpoint: &Endpoint,
         opts: &ConnectOptions,
     ) -> Result<Channel, TransportError> {
+        let mut admission = Admission::acquire().await;
         let stream = byte_stream(endpoint, opts).await?;
+        if endpoint.kind.is_tls() {
+            // The TLS handshake was the server's answer.
+            admission.answered();
+        }
         if !endpoint.kind.is_websocket() {
             return Ok(Channel {
                 inner: Inner::Stream(stream),
@@ -282,6 +290,7 @@ impl Channel {
                 read_buf: vec![0; 16 * 1024],
                 close_seen: CloseSeen::default(),
                 violations: Vec::new(),
+                admission,
             });
         }
         let (sniffed, close_seen) = Sniff::new(stream);
@@ -328,6 +337,8 @@ impl Channel {
             .get("Sec-WebSocket-Protocol")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // The handshake's 101 was the server's answer.
+        admission.answered();
         Ok(Channel {
             inner: Inner::Ws(Box::new(ws)),
             subprotocol,
@@ -335,6 +346,7 @@ impl Channel {
             read_buf: Vec::new(),
             close_seen,
             violations: Vec::new(),
+            admission,
         })
     }
 
@@ -399,6 +411,12 @@ impl Channel {
         if let Some(c) = &self.closed {
             return Received::Closed(c.clone());
         }
+        let got = self.recv_inner().await;
+        self.admission.answered();
+        got
+    }
+
+    async fn recv_inner(&mut self) -> Received {
         let got = match &mut self.inner {
             Inner::Stream(s) => match s.read(&mut self.read_buf).await {
                 Ok(0) => Received::Closed(Closed::Eof),

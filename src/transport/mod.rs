@@ -1,5 +1,6 @@
 //! Transports behind one interface: TCP, TLS, WebSocket (subprotocol offer/answer, raw frames).
 
+pub mod admission;
 pub mod channel;
 pub mod endpoint;
 pub mod hostmeta;
