@@ -227,7 +227,7 @@ fn table() -> Vec<Bad> {
             case("e.yaml", g("- connect: c", "- [connect, c]")),
             &list("e.yaml"),
             2,
-            "error: expected a step: a map with one keyword, e.g. `- send: { actor: a, ... }` or `- connect: a` (keywords: connect, login, send, expect, expect_none, expect_close, expect_disconnect, disconnect, sleep), found `[connect, c]`",
+            "error: expected a step: a map with one keyword, e.g. `- send: { actor: a, ... }` or `- connect: a` (keywords: connect, login, send, expect, expect_none, expect_close, expect_disconnect, disconnect, sleep, drain), found `[connect, c]`",
             Some("  --> e.yaml:8:5"),
         ),
         bad(
@@ -235,7 +235,7 @@ fn table() -> Vec<Bad> {
             case("e.yaml", g("- connect: c", "- conect: c")),
             &list("e.yaml"),
             2,
-            "error: unknown step `conect`; a step is one of: connect, login, send, expect, expect_none, expect_close, expect_disconnect, disconnect, sleep",
+            "error: unknown step `conect`; a step is one of: connect, login, send, expect, expect_none, expect_close, expect_disconnect, disconnect, sleep, drain",
             Some("  --> e.yaml:8:5"),
         ),
         bad(

@@ -254,3 +254,55 @@ fn crash_mqtt5_deep_is_found_in_three_seeded_runs() {
 fn crash_xmpp_after_login_is_found_in_three_seeded_runs() {
     finds_and_reproduces("crash-xmpp-after-login");
 }
+
+/// A spec finding (a reply the strict decoder flags) is replayed alone, minimised, and written
+/// as a case that fails with that statement against the faulty server and passes without it.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "takes a minute in a debug build: run with cargo test --release"
+)]
+fn a_spec_finding_is_confirmed_minimised_and_replays() {
+    let fault = "oversize-packet-sent";
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(BIN)
+        .current_dir(root())
+        .args(["fuzz", "--spawn"])
+        .arg(format!("{BIN} serve --fault {fault} --mqtt-port {{port}}"))
+        .args(["--target", "mqtt://127.0.0.1:{port}", "--seed", "1"])
+        .args(["--duration", "60s", "--max-findings", "1", "-j", "16"])
+        .arg("--out")
+        .arg(out.path())
+        .args(["cases/mqtt/v5", "--case", "mqtt5.limits.max-packet-size-q*"])
+        .env("WIRECHECK_SNAPSHOTS", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("wirecheck fuzz runs");
+    assert_eq!(status.code(), Some(1), "a finding exits 1");
+    let text = std::fs::read_to_string(out.path().join("findings.json")).unwrap();
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let spec = findings
+        .iter()
+        .find(|f| f["oracle"] == "spec")
+        .unwrap_or_else(|| panic!("no spec finding: {findings:?}"));
+    assert!(
+        spec["signature"]
+            .as_str()
+            .unwrap()
+            .contains("MQTT-3.1.2-24"),
+        "{spec}"
+    );
+    assert_eq!(spec["reproduced"], true, "{spec}");
+    let case = PathBuf::from(spec["file"].as_str().unwrap());
+    let yaml = std::fs::read_to_string(&case).unwrap();
+    assert!(yaml.contains("- drain: {"), "{yaml}");
+    let (code, _) = replay(&case, &[fault], false);
+    assert_eq!(code, 1, "the finding case fails against the faulty server");
+    let (code, signal) = replay(&case, &[], false);
+    assert_eq!(
+        (code, signal),
+        (0, None),
+        "the finding case passes against a server without the fault"
+    );
+}

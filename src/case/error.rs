@@ -283,8 +283,7 @@ fn type_words(ty: &str) -> String {
 }
 
 /// The steps a case can have, for messages about a malformed step.
-const STEP_KEYWORDS: &str =
-    "connect, login, send, expect, expect_none, expect_close, expect_disconnect, disconnect, sleep";
+const STEP_KEYWORDS: &str = "connect, login, send, expect, expect_none, expect_close, expect_disconnect, disconnect, sleep, drain";
 
 fn yaml_message(e: &serde_saphyr::Error, source: &str, line: u64, col: u64, kind: &str) -> String {
     use serde_saphyr::Error as Y;

@@ -121,6 +121,8 @@ pub enum Step {
     Expect(ExpectStep),
     /// Expect silence for a while.
     ExpectNone(ExpectNoneStep),
+    /// Read whatever arrives for a while (the always-on checks judge it; anything may come).
+    Drain(DrainStep),
     /// Expect the server to close the transport (optionally with a WebSocket close code).
     ExpectClose(ExpectCloseStep),
     /// Expect the connection to end, however.
@@ -148,6 +150,7 @@ impl Step {
             Step::Expect(s) if s.actor.is_empty() => s.exactly_one_of.first()?,
             Step::Expect(s) => &s.actor,
             Step::ExpectNone(s) => &s.actor,
+            Step::Drain(s) => &s.actor,
             Step::ExpectClose(s) | Step::ExpectDisconnect(s) => &s.actor,
             Step::Disconnect(s) => &s.0.actor,
             Step::WsPing(s) => &s.actor,
@@ -163,6 +166,7 @@ impl Step {
             Step::Send(_) => "send",
             Step::Expect(_) => "expect",
             Step::ExpectNone(_) => "expect_none",
+            Step::Drain(_) => "drain",
             Step::ExpectClose(_) => "expect_close",
             Step::ExpectDisconnect(_) => "expect_disconnect",
             Step::Disconnect(_) => "disconnect",
@@ -185,7 +189,7 @@ impl Step {
             Step::WsHandshake(s) => &s.spec,
             Step::HttpGet(s) => &s.spec,
             Step::WsPing(s) => &s.spec,
-            Step::Send(_) | Step::Sleep(_) => &[],
+            Step::Send(_) | Step::Sleep(_) | Step::Drain(_) => &[],
         }
     }
 }
@@ -549,6 +553,19 @@ pub struct WsPingStep {
     /// Deadline of the pong.
     #[serde(default)]
     pub timeout: Option<YamlDuration>,
+}
+
+/// `drain`: reads and records whatever the server sends on one connection for a while, until
+/// the connection ends; nothing it reads fails the step, but the strict decoder's always-on
+/// checks still judge each message (how a fuzzer finding replays a spec violation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrainStep {
+    /// Whose connection.
+    pub actor: String,
+    /// How long to read.
+    #[serde(rename = "for")]
+    pub duration: YamlDuration,
 }
 
 /// `expect_none`: silence for a while.

@@ -344,7 +344,7 @@ fn check_step(
         Step::WsHandshake(h) => h.timeout,
         Step::HttpGet(h) => h.timeout,
         Step::WsPing(p) => p.timeout,
-        Step::Send(_) | Step::ExpectNone(_) | Step::Sleep(_) => None,
+        Step::Send(_) | Step::ExpectNone(_) | Step::Drain(_) | Step::Sleep(_) => None,
     };
     if timeout.is_some_and(|t| t.0.is_zero()) {
         return Err(err(format!(
@@ -504,7 +504,7 @@ fn check_step(
                 ));
             }
         }
-        Step::ExpectNone(_) | Step::Disconnect(_) | Step::Sleep(_) => {}
+        Step::ExpectNone(_) | Step::Drain(_) | Step::Disconnect(_) | Step::Sleep(_) => {}
         Step::WsHandshake(h) => {
             if h.subprotocols.iter().any(|p| {
                 p.is_empty()
@@ -827,6 +827,7 @@ impl Scope {
                 }
             }
             Step::ExpectNone(_)
+            | Step::Drain(_)
             | Step::ExpectClose(_)
             | Step::ExpectDisconnect(_)
             | Step::Disconnect(_)

@@ -82,15 +82,17 @@ pub struct Summary {
     pub mutated_kinds: BTreeMap<String, u64>,
     /// Time the iterations took, summed (over `elapsed` × jobs: how full the pipeline was).
     pub busy: Duration,
-    /// Per iteration, in order: seed case id, planned mutator and message, mutators applied.
+    /// The plans of the first `TRACE_LIMIT` iterations, in order: seed case id, planned
+    /// mutator and message (what the same seed must plan again).
     pub trace: Vec<String>,
 }
 
 /// One finished iteration.
 struct Outcome {
     iteration: u64,
-    plan: String,
     choice: Choice,
+    /// Its seed case is slow (`is_slow`): learned by the counters and oracles only.
+    slow: bool,
     case: Arc<Case>,
     result: CaseResult,
     sent: Vec<Sent>,
@@ -99,10 +101,92 @@ struct Outcome {
 /// How often the oracles look at the server, at the least.
 const ORACLE_EVERY: Duration = Duration::from_millis(250);
 
+/// The longest an iteration waits out a case's `expect_none` silence: the fuzzer judges what
+/// the server sends, not that it keeps quiet, and a silence of the case's full length would
+/// hold the slot for nothing. Still long enough on loopback for a stray reply to arrive.
+const SILENCE_CAP: Duration = Duration::from_millis(30);
+
 /// How far, in jobs, iteration K may run ahead of the last iteration the scheduler learned:
 /// far enough that a slow case (a keep-alive or expiry wait of seconds) rarely stalls the
 /// pipeline, near enough that picks keep following what was learned.
 const LAG_PER_JOB: u64 = 16;
+
+/// How many iterations' plans the summary keeps (a bound: a campaign runs millions).
+pub const TRACE_LIMIT: usize = 4096;
+
+/// Waits (sleeps and silences) a seed case makes on purpose, at or above which its iterations
+/// are slow: they run like the others but do not hold back the pipeline's in-order learning.
+const SLOW_WAITS: Duration = Duration::from_secs(1);
+
+/// What a slow seed case's weight is multiplied by when picking: it is still reached, but its
+/// seconds of waiting take no more than their share of the slots.
+const SLOW_WEIGHT: f64 = 1.0 / 32.0;
+
+/// Whether `case` is slow by its own text (tag `slow`, or waits summing to `SLOW_WAITS`): a
+/// static property, so which iterations the scheduler learns from follows from the seed.
+fn is_slow(case: &Case) -> bool {
+    let waits: Duration = case
+        .steps
+        .iter()
+        .map(|s| match &s.step {
+            crate::case::Step::Sleep(d) => d.0,
+            crate::case::Step::ExpectNone(n) => n.duration.0,
+            _ => Duration::ZERO,
+        })
+        .sum();
+    case.tags.iter().any(|t| t == "slow") || waits >= SLOW_WAITS
+}
+
+/// Outcomes put back in iteration order for the scheduler; slow iterations are passed over
+/// (they go to the counters and oracles as they finish) so they never hold the pipeline.
+#[derive(Default)]
+struct InOrder {
+    /// Every iteration before this one is learned or passed over.
+    learned: u64,
+    /// Finished iterations waiting for their turn (None: the task panicked).
+    finished: BTreeMap<u64, Option<Outcome>>,
+    /// Slow iterations not yet passed over.
+    slow: std::collections::BTreeSet<u64>,
+}
+
+impl InOrder {
+    /// Takes a finished iteration: a slow one comes straight back (to be counted now), a
+    /// fast one waits for its turn.
+    fn arrive(&mut self, it: u64, outcome: Option<Outcome>) -> Option<Outcome> {
+        match outcome {
+            Some(o) if o.slow => Some(o),
+            // A slow task that panicked, or one already passed over: nothing to wait for.
+            _ if self.slow.contains(&it) || it < self.learned => None,
+            o => {
+                self.finished.insert(it, o);
+                None
+            }
+        }
+    }
+
+    /// The next outcome in iteration order, once it has finished (passing over slow ones).
+    fn pop(&mut self) -> Option<Option<Outcome>> {
+        loop {
+            if self.slow.remove(&self.learned) {
+                self.learned += 1;
+                continue;
+            }
+            let o = self.finished.remove(&self.learned)?;
+            self.learned += 1;
+            return Some(o);
+        }
+    }
+
+    /// With nothing running, skips a gap left by a task whose iteration number was lost.
+    fn skip_lost(&mut self) {
+        if !self.finished.contains_key(&self.learned)
+            && !self.slow.contains(&self.learned)
+            && let Some(first) = self.finished.keys().next()
+        {
+            self.learned = *first;
+        }
+    }
+}
 
 /// The iterations in flight, with the iteration number of each task.
 #[derive(Default)]
@@ -147,6 +231,8 @@ pub struct Campaign {
     target: Arc<Target>,
     server: Option<Server>,
     probes: Vec<(Protocol, String, u16)>,
+    /// Per seed: whether its iterations are slow (`is_slow`).
+    slow: Vec<bool>,
     keys: HashSet<String>,
     summary: Summary,
     started: Instant,
@@ -155,6 +241,7 @@ pub struct Campaign {
 impl Campaign {
     /// A campaign over `seeds` against `target`, optionally owning the server process.
     pub fn new(cfg: Config, seeds: Vec<Case>, target: Target, server: Option<Server>) -> Self {
+        let slow = seeds.iter().map(is_slow).collect();
         let mut probes = Vec::new();
         if seeds.iter().any(|c| c.protocol == Protocol::Mqtt)
             && let Some(m) = &target.mqtt
@@ -172,6 +259,7 @@ impl Campaign {
             target: Arc::new(target),
             server,
             probes,
+            slow,
             keys: HashSet::new(),
             summary: Summary::default(),
             started: Instant::now(),
@@ -204,12 +292,20 @@ impl Campaign {
             run_id: format!("fz{iteration:x}"),
             hook: hook.map(|h| h as Arc<dyn crate::seam::SendHook>),
             stop: stop.clone(),
+            silence_cap: Some(SILENCE_CAP),
         }
     }
 
     /// Starts iteration `it`: the scheduler's choice, a plan and a mutating hook drawn from its
     /// own seeded generator, and the case replayed through the hook on a task of its own.
-    fn spawn_iteration(&self, it: u64, sched: &Scheduler, stop: &Stop, tasks: &mut Tasks) {
+    /// Returns whether the iteration is slow.
+    fn spawn_iteration(
+        &mut self,
+        it: u64,
+        sched: &Scheduler,
+        stop: &Stop,
+        tasks: &mut Tasks,
+    ) -> bool {
         let mut rng = StdRng::seed_from_u64(self.cfg.seed.wrapping_add(it));
         let choice = sched.pick(&mut rng);
         let case = self.seeds[choice.seed].clone();
@@ -221,10 +317,13 @@ impl Campaign {
             mutator: choice.mutator,
             extra: self.cfg.extra,
         };
-        let planned = format!(
-            "{} {} {}/{:?}",
-            case.id, plan.mutator, plan.target, plan.nth_send
-        );
+        if self.summary.trace.len() < TRACE_LIMIT {
+            self.summary.trace.push(format!(
+                "{} {} {}/{:?}",
+                case.id, plan.mutator, plan.target, plan.nth_send
+            ));
+        }
+        let slow = self.slow[choice.seed];
         let hook = Arc::new(MutatingHook::new(
             &case,
             plan,
@@ -236,23 +335,27 @@ impl Campaign {
             let result = run_case(&case, &target, &opts).await;
             Outcome {
                 iteration: it,
-                plan: planned,
                 choice,
+                slow,
                 case,
                 result,
                 sent: hook.log(),
             }
         });
         tasks.ids.insert(handle.id(), it);
+        slow
     }
 
-    /// Feeds one finished iteration to the scheduler and the counters.
+    /// Feeds one finished iteration to the scheduler, in iteration order.
     fn learn(&mut self, sched: &mut Scheduler, o: &Outcome) {
         let sig = hash(&signature_text(&o.result));
         sched.learn(o.choice, sig);
+    }
+
+    /// Adds one finished iteration to the counters.
+    fn count(&mut self, o: &Outcome) {
         self.summary.messages += o.sent.len() as u64;
         self.summary.busy += o.result.duration;
-        let mutators: Vec<String> = o.sent.iter().filter_map(|s| s.mutator.clone()).collect();
         for s in o.sent.iter().filter(|s| s.mutator.is_some()) {
             self.summary.mutated += 1;
             *self
@@ -261,9 +364,6 @@ impl Campaign {
                 .entry(s.kind.clone())
                 .or_default() += 1;
         }
-        self.summary
-            .trace
-            .push(format!("{} [{}]", o.plan, mutators.join(",")));
     }
 
     /// Runs the campaign until its limit or `stop`; findings are written as they are found.
@@ -272,52 +372,62 @@ impl Campaign {
     /// ends, so a slow case holds one slot and not a whole batch. Outcomes are learned in
     /// iteration order, and iteration K starts only once every iteration before K - 16·jobs is
     /// learned, so the scheduler's state at each pick, and with it the campaign, follows from
-    /// the seed. The oracles run over the outcomes learned since their last turn, at least
-    /// every `ORACLE_EVERY` or `jobs` outcomes.
+    /// the seed. Iterations of slow seed cases (`is_slow`, a property of the case text) are not
+    /// learned and do not hold that order back: a keep-alive case waiting seconds would
+    /// otherwise stall every slot behind it. The oracles run over the outcomes finished since
+    /// their last turn, at least every `ORACLE_EVERY` or `jobs` outcomes.
     pub async fn run(mut self, stop: Stop) -> Result<Summary, FuzzError> {
-        let mut sched = Scheduler::new(self.seeds.iter().map(|c| c.protocol).collect());
+        let mut sched = Scheduler::weighted(
+            self.seeds.iter().map(|c| c.protocol).collect(),
+            self.slow
+                .iter()
+                .map(|&slow| if slow { SLOW_WEIGHT } else { 1.0 })
+                .collect(),
+        );
         let started = Instant::now();
         self.started = started;
         let bar = self.progress_bar();
         let jobs = self.cfg.jobs.max(1);
         let lag = LAG_PER_JOB * jobs as u64;
         let mut tasks = Tasks::default();
-        let mut finished: BTreeMap<u64, Option<Outcome>> = BTreeMap::new();
-        let mut learned: u64 = 0;
+        let mut order = InOrder::default();
         let mut next: u64 = 0;
         let mut window: Vec<Outcome> = Vec::new();
         let mut checked = Instant::now();
         let mut drawn = Instant::now();
         let mut silent: usize = 0;
         loop {
-            while tasks.set.len() < jobs && next < learned + lag && !self.done(next, started, &stop)
+            while tasks.set.len() < jobs
+                && next < order.learned + lag
+                && !self.done(next, started, &stop)
             {
-                self.spawn_iteration(next, &sched, &stop, &mut tasks);
+                if self.spawn_iteration(next, &sched, &stop, &mut tasks) {
+                    order.slow.insert(next);
+                }
                 next += 1;
             }
-            if tasks.set.is_empty() && finished.is_empty() {
+            if tasks.set.is_empty() && order.finished.is_empty() {
                 break;
             }
-            if tasks.set.is_empty()
-                && !finished.contains_key(&learned)
-                && let Some(first) = finished.keys().next()
-            {
-                // A task whose iteration number was lost: skip the gap rather than stall.
-                learned = *first;
+            if tasks.set.is_empty() {
+                order.skip_lost();
             }
             tokio::select! {
                 joined = tasks.set.join_next_with_id(), if !tasks.set.is_empty() => {
                     if let Some(joined) = joined {
                         let (it, outcome) = tasks.finish(joined);
-                        finished.insert(it, outcome);
+                        if let Some(o) = order.arrive(it, outcome) {
+                            self.count(&o);
+                            window.push(o);
+                        }
                     }
                 }
                 _ = tokio::time::sleep(ORACLE_EVERY) => {}
             }
-            while let Some(o) = finished.remove(&learned) {
-                learned += 1;
+            while let Some(o) = order.pop() {
                 let Some(o) = o else { continue };
                 self.learn(&mut sched, &o);
+                self.count(&o);
                 silent = if o.sent.is_empty() { silent + 1 } else { 0 };
                 if silent >= 5 * jobs {
                     let why = o
@@ -340,12 +450,15 @@ impl Campaign {
                     // The culprit may still be running: let every started iteration end first.
                     while let Some(joined) = tasks.set.join_next_with_id().await {
                         let (it, outcome) = tasks.finish(joined);
-                        finished.insert(it, outcome);
+                        if let Some(o) = order.arrive(it, outcome) {
+                            self.count(&o);
+                            window.push(o);
+                        }
                     }
-                    while let Some(o) = finished.remove(&learned) {
-                        learned += 1;
+                    while let Some(o) = order.pop() {
                         if let Some(o) = o {
                             self.learn(&mut sched, &o);
+                            self.count(&o);
                             window.push(o);
                         }
                     }
@@ -356,6 +469,7 @@ impl Campaign {
                 window.clear();
                 checked = Instant::now();
             }
+            let learned = order.learned;
             self.summary.iterations = learned;
             self.summary.signatures = sched.signatures();
             if let Some(b) = &bar
@@ -381,7 +495,7 @@ impl Campaign {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        self.summary.iterations = learned;
+        self.summary.iterations = order.learned;
         self.summary.elapsed = started.elapsed();
         finding::write_summary(&self.cfg.out, &self.summary.findings)?;
         Ok(self.summary)
@@ -468,7 +582,7 @@ impl Campaign {
                     .is_none()
             });
             if !ids.is_empty() {
-                self.record(Some(o), "spec", &ids.join(","), None).await?;
+                self.confirm(o, "spec", &ids.join(",")).await?;
             }
         }
         Ok(())
@@ -524,8 +638,8 @@ impl Campaign {
         let mut order: Vec<&Outcome> = batch.iter().filter(|o| last_mutated(o).is_some()).collect();
         order.sort_by_key(|o| std::cmp::Reverse(last_mutated(o)));
         for o in order {
-            if self.reproduces(&o.case, &o.sent, oracle).await? {
-                let sent = self.minimise(&o.case, o.sent.clone(), oracle).await?;
+            if self.reproduces(&o.case, &o.sent, oracle, what).await? {
+                let sent = self.minimise(&o.case, o.sent.clone(), oracle, what).await?;
                 let key = format!("{oracle}:{what}:{}", signature_of_sent(&sent));
                 if self.keys.insert(key) {
                     self.write(o, oracle, what, &sent, true)?;
@@ -546,13 +660,30 @@ impl Campaign {
         Ok(())
     }
 
-    /// Replays `sent` as a finding case; true when the oracle fires again (the server is
-    /// restarted if it crashed or hung).
+    /// A spec finding of one iteration, new by its violation ids: replayed alone as a finding
+    /// case and, when the replay shows the same violations, minimised; written either way, with
+    /// whether it reproduced.
+    async fn confirm(&mut self, o: &Outcome, oracle: &str, what: &str) -> Result<(), FuzzError> {
+        if !self.keys.insert(format!("{oracle}:{what}")) {
+            return Ok(());
+        }
+        if self.reproduces(&o.case, &o.sent, oracle, what).await? {
+            let sent = self.minimise(&o.case, o.sent.clone(), oracle, what).await?;
+            self.write(o, oracle, what, &sent, true)
+        } else {
+            self.write(o, oracle, what, &o.sent.clone(), false)
+        }
+    }
+
+    /// Replays `sent` as a finding case; true when the oracle fires again: the server died
+    /// (crash) or stopped answering (hang), or the replay shows every violation of `what`
+    /// (spec). A crashed or hung server is restarted.
     async fn reproduces(
         &mut self,
         seed: &Case,
         sent: &[Sent],
         oracle: &str,
+        what: &str,
     ) -> Result<bool, FuzzError> {
         let yaml = finding::case_yaml("fuzz.replay", "replay", seed, sent);
         let Ok(case) = crate::case::load_str(Path::new("replay.yaml"), &yaml) else {
@@ -575,6 +706,10 @@ impl Campaign {
                 }
                 hung
             }
+            "spec" => {
+                let seen = oracle::violations(&result);
+                what.split(',').all(|id| seen.iter().any(|s| s == id))
+            }
             _ => false,
         };
         if fired || self.server.as_mut().and_then(|s| s.dead()).is_some() {
@@ -590,6 +725,7 @@ impl Campaign {
         seed: &Case,
         mut sent: Vec<Sent>,
         oracle: &str,
+        what: &str,
     ) -> Result<Vec<Sent>, FuzzError> {
         let mut i = sent.len();
         while i > 0 {
@@ -600,7 +736,7 @@ impl Campaign {
             }
             let mut trial = sent.clone();
             trial.remove(i);
-            if self.reproduces(seed, &trial, oracle).await? {
+            if self.reproduces(seed, &trial, oracle, what).await? {
                 sent = trial;
             }
         }
@@ -623,7 +759,7 @@ impl Campaign {
                     cand.drain(at..at + chunk);
                     let mut trial = sent.clone();
                     trial[i].wire = Some(Wire::Bytes(cand.clone()));
-                    if !cand.is_empty() && self.reproduces(seed, &trial, oracle).await? {
+                    if !cand.is_empty() && self.reproduces(seed, &trial, oracle, what).await? {
                         bytes = cand;
                         sent = trial;
                         shrunk = true;

@@ -1,6 +1,7 @@
 //! Findings: a failure the oracles saw, written as a case that replays the iteration's messages
-//! raw (`send: {bytes}` / `send: {text}`, logins kept as `login` steps) and ends with a probe
-//! session, plus the campaign's findings.json summary.
+//! raw (`send: {bytes}` / `send: {text}`, logins kept as `login` steps), reads each actor's
+//! answers (`drain`, so the always-on checks judge them) and ends with a probe session, plus
+//! the campaign's findings.json summary.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,12 @@ use crate::case::{Case, Protocol, Step};
 
 /// The actor of the probe session at the end of a finding case.
 pub const PROBE_ACTOR: &str = "fuzz_probe";
+
+/// How long a finding case reads the sender's answers after each message.
+const SETTLE: &str = "20ms";
+
+/// How long it reads every actor's answers after the last message.
+const LAST_DRAIN: &str = "100ms";
 
 /// One deduplicated finding.
 #[derive(Debug, Clone, Serialize)]
@@ -109,9 +116,11 @@ pub fn case_yaml(id: &str, title: &str, seed: &Case, sent: &[Sent]) -> String {
                 );
             }
         }
-        let _ = writeln!(y, "  - sleep: 10ms");
+        let _ = writeln!(y, "  - drain: {{ actor: {}, for: {SETTLE} }}", s.actor);
     }
-    let _ = writeln!(y, "  - sleep: 200ms");
+    for a in &actors {
+        let _ = writeln!(y, "  - drain: {{ actor: {a}, for: {LAST_DRAIN} }}");
+    }
     match seed.protocol {
         Protocol::Mqtt => {
             let _ = writeln!(y, "  - connect: {PROBE_ACTOR}");
@@ -170,5 +179,6 @@ mod tests {
             crate::case::load_str(Path::new("f.yaml"), &y).unwrap_or_else(|e| panic!("{e}\n{y}"));
         assert_eq!(case.actors.len(), 2);
         assert!(y.contains("bytes: \"1000\""), "{y}");
+        assert!(y.contains("drain: { actor: a, for: 100ms }"), "{y}");
     }
 }

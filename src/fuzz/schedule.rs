@@ -16,6 +16,8 @@ const MAX_WEIGHT: f64 = 32.0;
 /// Novelty-weighted choices over seeds and mutators.
 pub struct Scheduler {
     seed_weights: Vec<f64>,
+    /// Per seed, what its weight is multiplied by when picking (less for a slow case).
+    seed_factors: Vec<f64>,
     protocols: Vec<Protocol>,
     mutator_weights: HashMap<&'static str, f64>,
     seen: HashSet<u64>,
@@ -45,8 +47,16 @@ fn weighted(weights: &[f64], rng: &mut StdRng) -> usize {
 impl Scheduler {
     /// Uniform weights over the seed cases (given by protocol) and their protocols' mutators.
     pub fn new(protocols: Vec<Protocol>) -> Self {
+        let n = protocols.len();
+        Self::weighted(protocols, vec![1.0; n])
+    }
+
+    /// With a factor per seed case that its (learned) weight is multiplied by when picking: a
+    /// slow case gets less, since it holds a slot for long.
+    pub fn weighted(protocols: Vec<Protocol>, seed_factors: Vec<f64>) -> Self {
         Self {
             seed_weights: vec![1.0; protocols.len()],
+            seed_factors,
             protocols,
             mutator_weights: HashMap::new(),
             seen: HashSet::new(),
@@ -55,7 +65,13 @@ impl Scheduler {
 
     /// Draws a choice: a seed case, then one of its protocol's mutators.
     pub fn pick(&self, rng: &mut StdRng) -> Choice {
-        let seed = weighted(&self.seed_weights, rng);
+        let effective: Vec<f64> = self
+            .seed_weights
+            .iter()
+            .zip(&self.seed_factors)
+            .map(|(w, f)| w * f)
+            .collect();
+        let seed = weighted(&effective, rng);
         let names = super::mutate::mutators(self.protocols[seed]);
         let weights: Vec<f64> = names
             .iter()
@@ -93,8 +109,9 @@ pub fn signature_text(result: &CaseResult) -> String {
     for e in &result.transcript {
         match (e.direction, &e.message, &e.event) {
             (Direction::Received, Some(m), _) => {
-                let words: Vec<&str> = m.summary.split_whitespace().take(2).collect();
-                parts.push(words.join(" "));
+                let mut text = String::new();
+                shape(&m.data, 0, &mut text);
+                parts.push(text);
             }
             (Direction::Event, _, Some(Event::Closed { by, how })) => {
                 parts.push(format!("closed {by:?} {how:?}"));
@@ -106,6 +123,50 @@ pub fn signature_text(result: &CaseResult) -> String {
         parts.push(format!("violation {id}"));
     }
     parts.join(" | ")
+}
+
+/// The kind of a received message without what varies from run to run (ids, topics, payloads,
+/// timestamps): the scalar values of its `type`, `name`, `reason`, `reasons` and `code` keys
+/// (packet type and reason codes; element name), an element's `type` attribute, and the same of
+/// its child elements, three levels down. Whole summaries would carry the run's client ids and
+/// topics, so every iteration would look new and the novelty weights would mean nothing.
+fn shape(data: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    let Value::Object(m) = data else { return };
+    for key in ["type", "name", "reason", "reasons", "code"] {
+        match m.get(key) {
+            Some(Value::String(v)) => {
+                out.push_str(v);
+                out.push(' ');
+            }
+            Some(Value::Array(vs)) => {
+                for v in vs.iter().filter_map(Value::as_str) {
+                    out.push_str(v);
+                    out.push(',');
+                }
+                out.push(' ');
+            }
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                out.push_str(&v.to_string());
+                out.push(' ');
+            }
+            _ => {}
+        }
+    }
+    if let Some(Value::String(t)) = m.get("attrs").and_then(|a| a.get("type")) {
+        out.push_str("type=");
+        out.push_str(t);
+        out.push(' ');
+    }
+    if depth < 3
+        && let Some(Value::Array(children)) = m.get("children")
+    {
+        out.push('(');
+        for c in children {
+            shape(c, depth + 1, out);
+        }
+        out.push(')');
+    }
 }
 
 /// A stable 64-bit hash of a signature text (FNV-1a).
@@ -122,6 +183,32 @@ pub fn hash(text: &str) -> u64 {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn the_shape_of_a_message_leaves_out_what_varies_between_runs() {
+        let a = serde_json::json!({"type": "publish", "topic": "wirecheck/abc/x", "id": 7,
+            "properties": {"reason_string": "r1"}});
+        let b = serde_json::json!({"type": "publish", "topic": "wirecheck/xyz/x", "id": 9});
+        let (mut sa, mut sb) = (String::new(), String::new());
+        shape(&a, 0, &mut sa);
+        shape(&b, 0, &mut sb);
+        assert_eq!(sa, sb);
+        let c = serde_json::json!({"type": "suback", "reasons": ["granted_qos_1"]});
+        let d = serde_json::json!({"type": "suback", "reasons": ["not_authorized"]});
+        let (mut sc, mut sd) = (String::new(), String::new());
+        shape(&c, 0, &mut sc);
+        shape(&d, 0, &mut sd);
+        assert_ne!(sc, sd, "reason codes are behaviour");
+        let e = serde_json::json!({"name": "iq", "attrs": {"type": "error", "id": "x1"},
+            "children": [{"name": "error", "children": [{"name": "item-not-found"}]}]});
+        let mut se = String::new();
+        shape(&e, 0, &mut se);
+        assert!(
+            se.contains("type=error") && se.contains("item-not-found"),
+            "{se}"
+        );
+        assert!(!se.contains("x1"), "{se}");
+    }
 
     #[test]
     fn a_new_signature_raises_the_weight_of_its_choice() {

@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub hook: Option<Arc<dyn SendHook>>,
     /// Given by Ctrl-C / SIGTERM: running cases stop their steps and clean up.
     pub stop: Stop,
+    /// When set, the longest an `expect_none` silence lasts (the fuzzer's iterations do not
+    /// judge silences, so they need not wait them out).
+    pub silence_cap: Option<Duration>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -49,6 +52,7 @@ impl std::fmt::Debug for RunOptions {
             .field("run_id", &self.run_id)
             .field("hook", &self.hook.is_some())
             .field("stop", &self.stop.is_set())
+            .field("silence_cap", &self.silence_cap)
             .finish()
     }
 }
@@ -63,6 +67,7 @@ impl Default for RunOptions {
             run_id: new_run_id(),
             hook: None,
             stop: Stop::new(),
+            silence_cap: None,
         }
     }
 }
@@ -411,7 +416,11 @@ impl CaseRun<'_> {
                 s.expect(e, &mut cx).await.map(|_| 1)
             }
             Step::ExpectNone(n) => {
-                let deadline = Instant::now() + n.duration.0;
+                let silence = match self.opts.silence_cap {
+                    Some(cap) => n.duration.0.min(cap),
+                    None => n.duration.0,
+                };
+                let deadline = Instant::now() + silence;
                 match self.session(&n.actor).await?.next(deadline).await {
                     Next::Timeout => Ok(1),
                     Next::SetupRefused(why) => Err(Failure::infra(why)),
@@ -431,6 +440,17 @@ impl CaseRun<'_> {
                         ),
                     )
                     .with_actual(e.to_string())),
+                }
+            }
+            Step::Drain(d) => {
+                let deadline = Instant::now() + d.duration.0;
+                let s = self.session(&d.actor).await?;
+                loop {
+                    match s.next(deadline).await {
+                        Next::Message(_) => continue,
+                        Next::Timeout | Next::Ended(_) => break Ok(0),
+                        Next::SetupRefused(why) => break Err(Failure::infra(why)),
+                    }
                 }
             }
             Step::ExpectClose(c) => self.expect_close(c, true).await,
