@@ -216,12 +216,7 @@ enum Alarm {
     /// The spawned server died.
     Died(String),
     /// A probe session failed.
-    Probe {
-        protocol: Protocol,
-        host: String,
-        port: u16,
-        why: String,
-    },
+    Probe { protocol: Protocol, why: String },
 }
 
 /// A campaign against one target.
@@ -230,7 +225,7 @@ pub struct Campaign {
     seeds: Vec<Arc<Case>>,
     target: Arc<Target>,
     server: Option<Server>,
-    probes: Vec<(Protocol, String, u16)>,
+    probes: Vec<Protocol>,
     /// Per seed: whether its iterations are slow (`is_slow`).
     slow: Vec<bool>,
     keys: HashSet<String>,
@@ -243,15 +238,11 @@ impl Campaign {
     pub fn new(cfg: Config, seeds: Vec<Case>, target: Target, server: Option<Server>) -> Self {
         let slow = seeds.iter().map(is_slow).collect();
         let mut probes = Vec::new();
-        if seeds.iter().any(|c| c.protocol == Protocol::Mqtt)
-            && let Some(m) = &target.mqtt
-        {
-            probes.push((Protocol::Mqtt, m.endpoint.host.clone(), m.endpoint.port));
+        if seeds.iter().any(|c| c.protocol == Protocol::Mqtt) && target.mqtt.is_some() {
+            probes.push(Protocol::Mqtt);
         }
-        if seeds.iter().any(|c| c.protocol == Protocol::Xmpp)
-            && let Some(x) = &target.xmpp
-        {
-            probes.push((Protocol::Xmpp, x.endpoint.host.clone(), x.endpoint.port));
+        if seeds.iter().any(|c| c.protocol == Protocol::Xmpp) && target.xmpp.is_some() {
+            probes.push(Protocol::Xmpp);
         }
         Self {
             cfg,
@@ -519,13 +510,11 @@ impl Campaign {
         if let Some(death) = self.server.as_mut().and_then(|s| s.dead()) {
             return Some(Alarm::Died(death.describe()));
         }
-        for (protocol, host, port) in self.probes.clone() {
-            if let Err(why) = oracle::probe(protocol, &host, port, self.cfg.probe_deadline).await {
+        for protocol in self.probes.clone() {
+            if let Err(why) = self.probe(protocol).await {
                 return Some(Alarm::Probe {
                     protocol,
-                    host,
-                    port,
-                    why,
+                    why: why.to_string(),
                 });
             }
         }
@@ -537,12 +526,7 @@ impl Campaign {
     async fn raise(&mut self, alarm: Alarm, window: &[Outcome]) -> Result<(), FuzzError> {
         match alarm {
             Alarm::Died(what) => self.triage(window, "crash", &what).await,
-            Alarm::Probe {
-                protocol,
-                host,
-                port,
-                why,
-            } => {
+            Alarm::Probe { protocol, why } => {
                 let died = self
                     .server
                     .as_mut()
@@ -554,7 +538,7 @@ impl Campaign {
                     }
                     None => {
                         self.record(window.last(), "liveness", &why, None).await?;
-                        self.wait_for(protocol, &host, port, &why).await
+                        self.wait_for(protocol, &why).await
                     }
                 }
             }
@@ -596,21 +580,23 @@ impl Campaign {
         Ok(())
     }
 
+    /// The liveness probe of `protocol` against the target.
+    async fn probe(&self, protocol: Protocol) -> Result<(), crate::seam::ProbeError> {
+        oracle::probe(
+            protocol,
+            &self.target,
+            &self.cfg.connect,
+            self.cfg.probe_deadline,
+        )
+        .await
+    }
+
     /// Waits for an unspawned target to answer again (up to 30 s).
-    async fn wait_for(
-        &self,
-        protocol: Protocol,
-        host: &str,
-        port: u16,
-        why: &str,
-    ) -> Result<(), FuzzError> {
+    async fn wait_for(&self, protocol: Protocol, why: &str) -> Result<(), FuzzError> {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            if oracle::probe(protocol, host, port, self.cfg.probe_deadline)
-                .await
-                .is_ok()
-            {
+            if self.probe(protocol).await.is_ok() {
                 return Ok(());
             }
         }
@@ -699,10 +685,8 @@ impl Campaign {
                 .is_some(),
             "hang" => {
                 let mut hung = result.verdict != Verdict::Pass;
-                for (p, h, port) in self.probes.clone() {
-                    hung &= oracle::probe(p, &h, port, self.cfg.probe_deadline)
-                        .await
-                        .is_err();
+                for p in self.probes.clone() {
+                    hung &= self.probe(p).await.is_err();
                 }
                 hung
             }

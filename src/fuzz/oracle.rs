@@ -3,59 +3,27 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
 use crate::case::Protocol;
+use crate::run::registry;
 use crate::run::verdict::CaseResult;
+use crate::seam::ProbeError;
 use crate::seam::outcome::FailureKind;
+use crate::target::Target;
+use crate::transport::ConnectOptions;
 
-/// Probes `host:port`: MQTT gets a 3.1.1 CONNECT and must answer CONNACK; an XMPP WebSocket
-/// endpoint must accept a TCP connection. Err says what failed.
+/// Probes `target` with a fresh session of `protocol` (its liveness probe, over the transport
+/// its endpoint names), which must start within `deadline`. Err says what failed.
 pub async fn probe(
     protocol: Protocol,
-    host: &str,
-    port: u16,
+    target: &Target,
+    connect: &ConnectOptions,
     deadline: Duration,
-) -> Result<(), String> {
-    let work = async {
-        let mut s = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        if protocol == Protocol::Mqtt {
-            let id = b"wirecheck-fuzz-probe";
-            let mut p = vec![
-                0x10,
-                (12 + id.len()) as u8,
-                0,
-                4,
-                b'M',
-                b'Q',
-                b'T',
-                b'T',
-                4,
-                2,
-                0,
-                30,
-                0,
-            ];
-            p.push(id.len() as u8);
-            p.extend_from_slice(id);
-            s.write_all(&p).await.map_err(|e| format!("write: {e}"))?;
-            let mut b = [0u8; 4];
-            s.read_exact(&mut b)
-                .await
-                .map_err(|e| format!("no CONNACK: {e}"))?;
-            if b[0] != 0x20 {
-                return Err(format!("answered {:02x} instead of CONNACK", b[0]));
-            }
-            let _ = s.write_all(&[0xe0, 0]).await;
-        }
-        Ok(())
-    };
-    match tokio::time::timeout(deadline, work).await {
+) -> Result<(), ProbeError> {
+    let fuzz = registry::of(protocol).fuzzing(None);
+    let until = tokio::time::Instant::now() + deadline;
+    match tokio::time::timeout(deadline, fuzz.probe(target, connect, until)).await {
         Ok(r) => r,
-        Err(_) => Err(format!("no answer within {}ms", deadline.as_millis())),
+        Err(_) => Err(ProbeError::Timeout(deadline)),
     }
 }
 

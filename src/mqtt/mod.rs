@@ -8,6 +8,7 @@ mod connack;
 mod connect;
 mod disconnect;
 mod error;
+pub mod mutate;
 mod packet;
 mod payload;
 pub mod properties;

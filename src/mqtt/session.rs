@@ -19,8 +19,8 @@ use crate::mqtt::template::{normalize_pattern, packet_from_value};
 use crate::mqtt::{ConnectReturnCode, Packet, PacketType, Rule, Version};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
-    ActorSession, CaseState, Codec, Ended, Failure, Inbound, Incoming, Link, LinkEnv, MessageData,
-    Next, Protocol, Recv, StepCx, Wire,
+    ActorSession, CaseState, Codec, Ended, Failure, Fuzzing, Inbound, Incoming, Link, LinkEnv,
+    MessageData, Next, Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{MqttCredentials, Target};
 use crate::transport::{ConnectOptions, Endpoint};
@@ -559,6 +559,10 @@ impl Protocol for MqttProtocol {
         target.mqtt.as_ref().map(|t| &t.endpoint)
     }
 
+    fn fuzzing(&self, version: Option<&str>) -> Box<dyn Fuzzing> {
+        Box::new(super::mutate::MqttFuzzing::new(version))
+    }
+
     async fn prepare(
         &self,
         case: &Case,
@@ -651,6 +655,24 @@ pub(crate) fn refuses_v5_in_311_form(raw: &[u8]) -> bool {
     raw.starts_with(&[0x20, 0x02]) && raw.get(3) == Some(&1)
 }
 
+/// A connection of a probe (the capability probe, the audit, the fuzzer's liveness probe) in
+/// `version`: over TCP, TLS or WebSocket (subprotocol `mqtt`) as the endpoint says.
+pub(crate) async fn probe_link(
+    endpoint: &Endpoint,
+    connect: &ConnectOptions,
+    version: Version,
+) -> Result<Link<MqttCodec>, Failure> {
+    Link::open(
+        endpoint,
+        &LinkEnv::probe(connect),
+        "probe",
+        "mqtt",
+        Rule::WsSubprotocol.id(version).unwrap_or_default(),
+        MqttCodec::new(version),
+    )
+    .await
+}
+
 /// Connects once in `version` with `credentials` (None: anonymously), reads the answer and
 /// drops the connection; a client id of its own, clean session, nothing subscribed or published.
 pub(crate) async fn connect_once(
@@ -660,21 +682,7 @@ pub(crate) async fn connect_once(
     credentials: Option<MqttCredentials>,
     deadline: Instant,
 ) -> Result<ConnectAnswer, Failure> {
-    let env = LinkEnv {
-        transcript: crate::seam::transcript::Transcript::new(),
-        case_id: "probe".into(),
-        hook: None,
-        connect: connect.clone(),
-    };
-    let link = Link::open(
-        endpoint,
-        &env,
-        "probe",
-        "mqtt",
-        Rule::WsSubprotocol.id(version).unwrap_or_default(),
-        MqttCodec::new(version),
-    )
-    .await?;
+    let link = probe_link(endpoint, connect, version).await?;
     let mut actor = MqttActor {
         link,
         client_id: format!("wcprobe{}", std::process::id()),

@@ -3,11 +3,19 @@
 
 use crate::seam::Protocol;
 
+/// The implementation of a protocol a case file can name.
+pub fn of(protocol: crate::case::Protocol) -> &'static dyn Protocol {
+    match protocol {
+        crate::case::Protocol::Mqtt => &crate::mqtt::session::MqttProtocol,
+        crate::case::Protocol::Xmpp => &crate::xmpp::session::XmppProtocol,
+    }
+}
+
 /// Every protocol wirecheck speaks.
 pub fn protocols() -> [&'static dyn Protocol; 2] {
     [
-        &crate::mqtt::session::MqttProtocol,
-        &crate::xmpp::session::XmppProtocol,
+        of(crate::case::Protocol::Mqtt),
+        of(crate::case::Protocol::Xmpp),
     ]
 }
 

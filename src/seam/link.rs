@@ -182,6 +182,19 @@ pub struct LinkEnv {
     pub connect: ConnectOptions,
 }
 
+impl LinkEnv {
+    /// The environment of a probe's connection: a transcript of its own that no case is
+    /// judged on, no send hook.
+    pub fn probe(connect: &ConnectOptions) -> LinkEnv {
+        LinkEnv {
+            transcript: Transcript::new(),
+            case_id: "probe".into(),
+            hook: None,
+            connect: connect.clone(),
+        }
+    }
+}
+
 /// Most unclaimed pongs a link keeps.
 const MAX_PONGS: usize = 16;
 

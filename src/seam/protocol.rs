@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::link::{Ended, LinkEnv};
+use super::mutate::Fuzzing;
 use super::outcome::Failure;
 use crate::capability::Learned;
 use crate::case::model::{ExpectStep, SendStep};
@@ -49,6 +50,10 @@ pub trait Protocol: Send + Sync + 'static {
         let _ = (target, connect, deadline);
         Ok(Learned::default())
     }
+
+    /// What the fuzzer mutates this protocol's messages with, for cases in `version` (a case's
+    /// `version:`; None: the protocol's default), and its liveness probe.
+    fn fuzzing(&self, version: Option<&str>) -> Box<dyn Fuzzing>;
 
     /// What an audit reports about the endpoint beyond its cases: versions and limits the
     /// server announces, the mechanisms it offers, whether it lets anonymous clients in.

@@ -6,6 +6,7 @@ pub mod features;
 pub mod framing;
 pub mod jid;
 pub mod login;
+pub mod mutate;
 pub mod ns;
 pub mod pattern;
 pub mod probe;

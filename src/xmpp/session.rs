@@ -16,7 +16,7 @@ use crate::case::model::{ExpectStep, SendStep};
 use crate::case::{Case, Step};
 use crate::seam::protocol::{next_of, not_a_macro_of, raw_form};
 use crate::seam::{
-    ActorSession, CaseState, ClosedBy, Codec, Failure, Inbound, Incoming, Link, LinkEnv,
+    ActorSession, CaseState, ClosedBy, Codec, Failure, Fuzzing, Inbound, Incoming, Link, LinkEnv,
     MessageData, Next, Protocol, Recv, StepCx, Wire,
 };
 use crate::target::{Lease, Secret, Target};
@@ -215,20 +215,15 @@ impl Codec for XmppCodec {
 /// XMPP over WebSocket as a protocol of the engine.
 pub struct XmppProtocol;
 
-/// A connection of the probe or the audit: no header checks (no case is judged on it).
-async fn probe_link(
+/// A connection of the probe, the audit or the fuzzer's liveness probe: no header checks (no
+/// case is judged on it).
+pub(super) async fn probe_link(
     x: &crate::target::XmppTarget,
     connect: &crate::transport::ConnectOptions,
 ) -> Result<Link<XmppCodec>, Failure> {
-    let env = LinkEnv {
-        transcript: crate::seam::transcript::Transcript::new(),
-        case_id: "probe".into(),
-        hook: None,
-        connect: connect.clone(),
-    };
     let mut link = Link::open(
         &x.endpoint,
-        &env,
+        &LinkEnv::probe(connect),
         "probe",
         "xmpp",
         WS_SUBPROTOCOL,
@@ -240,7 +235,7 @@ async fn probe_link(
 }
 
 /// Ends a probe connection politely: `<close/>`, the server's `<close/>`, then the socket.
-async fn close_probe_link(mut link: Link<XmppCodec>, deadline: Instant) {
+pub(super) async fn close_probe_link(mut link: Link<XmppCodec>, deadline: Instant) {
     if link.send(stream::close_xml(), deadline).await.is_ok() {
         while let Recv::Message(m) = link.recv(deadline).await {
             if m.message.as_ref().is_some_and(stream::is_close) {
@@ -263,6 +258,10 @@ impl Protocol for XmppProtocol {
 
     fn endpoint<'t>(&self, target: &'t Target) -> Option<&'t Endpoint> {
         target.xmpp.as_ref().map(|t| &t.endpoint)
+    }
+
+    fn fuzzing(&self, _version: Option<&str>) -> Box<dyn Fuzzing> {
+        Box::new(crate::xmpp::mutate::XmppFuzzing)
     }
 
     /// Logs one pool account in and learns what the server offers (src/xmpp/probe.rs).

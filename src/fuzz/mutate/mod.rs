@@ -1,9 +1,9 @@
 //! The mutating send hook: sees every outgoing message of one iteration, mutates the planned
-//! ones (MQTT or XMPP field mutators, sequence mutators, byte havoc) and logs what was sent.
+//! ones (the protocol's field mutators, sequence mutators, byte havoc) and logs what was sent.
+//! What a message looks like on the wire and how to mutate its fields, the hook asks the case's
+//! protocol (`seam::Fuzzing`).
 
 pub mod bytes;
-pub mod mqtt;
-pub mod xmpp;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,8 +12,11 @@ use rand::Rng;
 use rand::rngs::StdRng;
 
 use crate::case::{Case, Protocol, Step};
-use crate::mqtt::Version;
-use crate::seam::{Address, Outgoing, SendHook};
+use crate::run::registry;
+use crate::seam::{Address, Framing, Fuzzing, Outgoing, SendHook};
+
+/// What went on the wire for one message.
+pub use crate::seam::Wire;
 
 /// Sequence mutators, for both protocols.
 pub const SEQUENCE: &[&str] = &[
@@ -28,21 +31,15 @@ pub const HAVOC: &str = "havoc";
 
 /// Every mutator that applies to a protocol (field mutators, sequence mutators, havoc).
 pub fn mutators(protocol: Protocol) -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = match protocol {
-        Protocol::Mqtt => mqtt::MUTATORS.to_vec(),
-        Protocol::Xmpp => xmpp::MUTATORS.to_vec(),
-    };
+    all_of(&*registry::of(protocol).fuzzing(None))
+}
+
+/// The field mutators of `fuzz`, then the sequence mutators and havoc.
+fn all_of(fuzz: &dyn Fuzzing) -> Vec<&'static str> {
+    let mut all = fuzz.mutators().to_vec();
     all.extend(SEQUENCE);
     all.push(HAVOC);
     all
-}
-
-/// The MQTT version a case speaks (3.1.1 unless it says 5.0).
-pub fn version_of(case: &Case) -> Version {
-    match case.version.as_deref() {
-        Some("5.0") | Some("5") => Version::V5,
-        _ => Version::V311,
-    }
 }
 
 /// How many `send` steps a case has.
@@ -64,15 +61,6 @@ pub fn messages_of(case: &Case) -> usize {
         })
         .sum::<usize>()
         .max(1)
-}
-
-/// What went on the wire for one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wire {
-    /// Bytes (a TCP write or a binary WebSocket message).
-    Bytes(Vec<u8>),
-    /// Text (a text WebSocket message).
-    Text(String),
 }
 
 /// One message as the server received it in an iteration.
@@ -116,8 +104,8 @@ struct State {
 
 /// The send hook of one iteration.
 pub struct MutatingHook {
-    protocol: Protocol,
-    version: Version,
+    fuzz: Box<dyn Fuzzing>,
+    framing: Framing,
     plan: Plan,
     send_steps: Vec<bool>,
     state: Mutex<State>,
@@ -126,9 +114,10 @@ pub struct MutatingHook {
 impl MutatingHook {
     /// A hook for one iteration of `case`, drawing from `rng`.
     pub fn new(case: &Case, plan: Plan, rng: StdRng) -> Self {
+        let fuzz = registry::of(case.protocol).fuzzing(case.version.as_deref());
         Self {
-            protocol: case.protocol,
-            version: version_of(case),
+            framing: fuzz.framing(),
+            fuzz,
             plan,
             send_steps: case
                 .steps
@@ -152,40 +141,10 @@ impl MutatingHook {
     /// The original wire form and kind of an outgoing message.
     fn original(&self, message: &Outgoing) -> Option<(Wire, String)> {
         match message {
-            Outgoing::Message(v) => match self.protocol {
-                Protocol::Mqtt => {
-                    let p = crate::mqtt::template::packet_from_value(v).ok()?;
-                    let b = crate::mqtt::encode(&p, self.version).ok()?;
-                    let kind = mqtt::type_name(b[0]).to_string();
-                    Some((Wire::Bytes(b), kind))
-                }
-                Protocol::Xmpp => {
-                    let x = xmpp::data_to_xml(v)?;
-                    let kind = v
-                        .get("name")
-                        .and_then(|n| n.as_str())
-                        .unwrap_or("xml")
-                        .to_string();
-                    Some((Wire::Text(x), kind))
-                }
-            },
-            Outgoing::Bytes(b) => {
-                let kind = match (self.protocol, b.first()) {
-                    (Protocol::Mqtt, Some(f)) => mqtt::type_name(*f).to_string(),
-                    _ => "bytes".into(),
-                };
-                Some((Wire::Bytes(b.clone()), kind))
-            }
+            Outgoing::Message(v) => self.fuzz.encode(v),
+            Outgoing::Bytes(b) => Some((Wire::Bytes(b.clone()), self.fuzz.kind_of_bytes(b))),
             Outgoing::Text(t) => Some((Wire::Text(t.clone()), "text".into())),
             Outgoing::Frame(_) => None,
-        }
-    }
-
-    fn field(&self, name: &str, wire: &Wire, rng: &mut StdRng) -> Option<Vec<u8>> {
-        match (self.protocol, wire) {
-            (Protocol::Mqtt, Wire::Bytes(b)) => mqtt::apply(name, b, self.version, rng),
-            (Protocol::Xmpp, Wire::Text(t)) => xmpp::apply(name, t, rng),
-            _ => None,
         }
     }
 }
@@ -218,7 +177,8 @@ impl SendHook for MutatingHook {
             None => address.index == self.plan.target,
         };
         let mutate = planned || st.rng.random_bool(self.plan.extra);
-        let held = if self.protocol == Protocol::Mqtt {
+        let stream = self.framing == Framing::Stream;
+        let held = if stream {
             st.held.remove(&address.actor)
         } else {
             None
@@ -251,7 +211,7 @@ impl SendHook for MutatingHook {
                 }
             };
         }
-        let all = mutators(self.protocol);
+        let all = all_of(&*self.fuzz);
         let name = if planned {
             self.plan.mutator
         } else {
@@ -266,23 +226,23 @@ impl SendHook for MutatingHook {
         let orig_b = wire_bytes(&orig);
         let (mut out, used) = match name {
             "seq-drop" => (Some(Vec::new()), name),
-            "seq-duplicate" => match self.protocol {
-                Protocol::Mqtt => (Some([orig_b.clone(), orig_b.clone()].concat()), name),
-                // One WebSocket message per element: the previous one is sent again instead.
-                Protocol::Xmpp => (earlier.last().cloned(), name),
-            },
+            "seq-duplicate" if stream => (Some([orig_b.clone(), orig_b.clone()].concat()), name),
+            // One frame per message: the previous one is sent again instead.
+            "seq-duplicate" => (earlier.last().cloned(), name),
             "seq-insert-earlier" if !earlier.is_empty() => {
                 let e = earlier[st.rng.random_range(0..earlier.len())].clone();
-                match self.protocol {
-                    Protocol::Mqtt => (Some([e, orig_b.clone()].concat()), name),
-                    Protocol::Xmpp => (Some(e), name),
+                if stream {
+                    (Some([e, orig_b.clone()].concat()), name)
+                } else {
+                    (Some(e), name)
                 }
             }
-            "seq-swap-next" if self.protocol == Protocol::Mqtt => {
+            // Messages joined into one write: the next message goes out first.
+            "seq-swap-next" if stream => {
                 st.held.insert(address.actor.clone(), orig_b.clone());
                 (Some(Vec::new()), name)
             }
-            _ => (self.field(name, &orig, &mut st.rng), name),
+            _ => (self.fuzz.mutate(name, &orig, &mut st.rng), name),
         };
         let mut used = used.to_string();
         if out.is_none() {
@@ -295,8 +255,8 @@ impl SendHook for MutatingHook {
         if let Some(h) = held {
             out.extend(h);
         }
-        let wire = match (self.protocol, String::from_utf8(out.clone())) {
-            (Protocol::Xmpp, Ok(t)) => Wire::Text(t),
+        let wire = match (self.framing, String::from_utf8(out.clone())) {
+            (Framing::TextMessages, Ok(t)) => Wire::Text(t),
             _ => Wire::Bytes(out),
         };
         let replacement = match &wire {
@@ -309,5 +269,129 @@ impl SendHook for MutatingHook {
         };
         record(st, logged, Some(used));
         Some(replacement)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use serde_json::json;
+
+    /// A case of `protocol` with two actors and two `send` steps.
+    fn case(protocol: Protocol) -> Case {
+        let (head, spec) = match protocol {
+            Protocol::Mqtt => ("version: \"5.0\"\n", "MQTT-3.1.0-1"),
+            Protocol::Xmpp => ("", "RFC7395-3.1-2"),
+        };
+        let yaml = format!(
+            "id: t.{protocol}\ntitle: t\nprotocol: {protocol}\n{head}spec: [{spec}]\n\
+             actors: {{ a: {{}}, b: {{}} }}\nsteps:\n  - send: {{ actor: a, text: \"x\" }}\n  \
+             - send: {{ actor: b, text: \"y\" }}\n"
+        );
+        crate::case::load_str(std::path::Path::new("t.yaml"), &yaml).unwrap()
+    }
+
+    fn messages(protocol: Protocol) -> Vec<Outgoing> {
+        match protocol {
+            Protocol::Mqtt => vec![
+                Outgoing::Message(json!({"type": "connect", "client_id": "abc",
+                    "properties": {"session_expiry_interval": 5}})),
+                Outgoing::Message(json!({"type": "subscribe", "id": 3,
+                    "filters": [{"topic": "a/b", "qos": 1}],
+                    "properties": {"subscription_identifier": 5}})),
+                Outgoing::Message(json!({"type": "publish", "qos": 1, "id": 7, "topic": "t/x",
+                    "payload": "hi"})),
+                Outgoing::Bytes(vec![0x30, 0x06, 0x00, 0x03, b't', b'/', b'x', b'p']),
+            ],
+            Protocol::Xmpp => vec![
+                Outgoing::Message(json!({"name": "iq", "ns": "jabber:client",
+                    "attrs": {"id": "a1", "type": "get"},
+                    "children": [{"name": "ping", "ns": "urn:xmpp:ping"}]})),
+                Outgoing::Message(json!({"xml": "<presence/>"})),
+                Outgoing::Text("<message to='a@b' id='m1'><body>x</body></message>".into()),
+            ],
+        }
+    }
+
+    /// Sends `protocol`'s messages through a hook planned with `mutator` on message `target`
+    /// (all from actor `a`); returns the replacements and the log.
+    fn run(
+        protocol: Protocol,
+        mutator: &'static str,
+        target: usize,
+        seed: u64,
+    ) -> (Vec<Option<Outgoing>>, Vec<Sent>) {
+        let c = case(protocol);
+        let plan = Plan {
+            target,
+            nth_send: None,
+            mutator,
+            extra: 0.0,
+        };
+        let hook = MutatingHook::new(&c, plan, StdRng::seed_from_u64(seed));
+        let out = messages(protocol)
+            .iter()
+            .enumerate()
+            .map(|(index, m)| {
+                let address = Address {
+                    case: c.id.clone(),
+                    step: None,
+                    actor: "a".into(),
+                    index,
+                    actor_index: index,
+                };
+                hook.before_send(&address, m)
+            })
+            .collect();
+        (out, hook.log())
+    }
+
+    #[test]
+    fn the_same_seed_mutates_the_same_way() {
+        for protocol in [Protocol::Mqtt, Protocol::Xmpp] {
+            for name in mutators(protocol) {
+                let (a, log_a) = run(protocol, name, 1, 9);
+                let (b, log_b) = run(protocol, name, 1, 9);
+                assert_eq!(a, b, "{protocol} {name}");
+                let wires = |l: &[Sent]| -> Vec<_> {
+                    l.iter()
+                        .map(|s| (s.wire.clone(), s.mutator.clone()))
+                        .collect()
+                };
+                assert_eq!(wires(&log_a), wires(&log_b), "{protocol} {name}");
+                assert!(
+                    a[1].is_some(),
+                    "{protocol} {name}: the planned message is replaced"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sequence_mutators_follow_the_protocols_framing() {
+        // MQTT is a stream: a duplicate is the packet twice in one write; swap-next holds the
+        // packet back and sends it after the next one.
+        let (out, log) = run(Protocol::Mqtt, "seq-duplicate", 2, 1);
+        let Some(Wire::Bytes(publish)) = log[2].wire.clone() else {
+            panic!("{log:?}");
+        };
+        assert_eq!(publish.len() % 2, 0);
+        let half = publish.len() / 2;
+        assert_eq!(publish[..half], publish[half..]);
+        assert_eq!(out[2], Some(Outgoing::Bytes(publish.clone())));
+        let (out, _) = run(Protocol::Mqtt, "seq-swap-next", 2, 1);
+        assert_eq!(out[2], Some(Outgoing::Bytes(Vec::new())));
+        let mut swapped = vec![0x30, 0x06, 0x00, 0x03, b't', b'/', b'x', b'p'];
+        swapped.extend(&publish[..half]);
+        assert_eq!(out[3], Some(Outgoing::Bytes(swapped)));
+        // XMPP sends one element per WebSocket message: a duplicate re-sends the previous one,
+        // and there is no swap (it falls back to havoc).
+        let (out, _) = run(Protocol::Xmpp, "seq-duplicate", 1, 1);
+        let first =
+            "<iq xmlns='jabber:client' id='a1' type='get'><ping xmlns='urn:xmpp:ping'/></iq>";
+        assert_eq!(out[1], Some(Outgoing::Text(first.into())));
+        let (_, log) = run(Protocol::Xmpp, "seq-swap-next", 1, 1);
+        assert_eq!(log[1].mutator.as_deref(), Some(HAVOC));
     }
 }

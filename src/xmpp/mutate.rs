@@ -1,11 +1,19 @@
-//! XMPP stanza mutators over one WebSocket text message: attributes, namespaces, nesting, huge
-//! values, entities, invalid UTF-8, unbalanced tags and oversize stanzas.
+//! XMPP for the fuzzer: stanza mutators over one WebSocket text message (attributes,
+//! namespaces, nesting, huge values, entities, invalid UTF-8, unbalanced tags and oversize
+//! stanzas), the XML of a sent element's transcript data, and the liveness probe (an RFC 7395
+//! stream start).
 
-use rand::Rng;
-use rand::rngs::StdRng;
+use async_trait::async_trait;
+use rand::{Rng, RngCore};
 use serde_json::Value;
+use tokio::time::Instant;
 
+use super::session::{Io, close_probe_link, probe_link};
+use crate::seam::{Framing, Fuzzing, ProbeError, Wire, connect_by};
+use crate::target::Target;
+use crate::transport::ConnectOptions;
 use crate::xmpp::element::escape;
+use crate::xmpp::login::features_before_auth;
 
 /// The XMPP mutators, by name.
 pub const MUTATORS: &[&str] = &[
@@ -98,7 +106,7 @@ fn first_tag_attrs(xml: &str) -> Option<(Vec<(usize, usize)>, usize)> {
 
 /// Applies mutator `name` to one message's XML text; the result is bytes (it may be invalid
 /// UTF-8). None when the mutator does not apply.
-pub fn apply(name: &str, xml: &str, rng: &mut StdRng) -> Option<Vec<u8>> {
+pub fn apply(name: &str, xml: &str, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
     let mut x = xml.to_string();
     match name {
         "attr-drop" | "attr-duplicate" | "attr-garbage" => {
@@ -189,11 +197,111 @@ pub fn apply(name: &str, xml: &str, rng: &mut StdRng) -> Option<Vec<u8>> {
     Some(x.into_bytes())
 }
 
+/// The XMPP side of the fuzzer.
+pub struct XmppFuzzing;
+
+#[async_trait]
+impl Fuzzing for XmppFuzzing {
+    fn mutators(&self) -> &'static [&'static str] {
+        MUTATORS
+    }
+
+    /// One element per text WebSocket message (RFC 7395 Section 3.3.1).
+    fn framing(&self) -> Framing {
+        Framing::TextMessages
+    }
+
+    fn encode(&self, data: &Value) -> Option<(Wire, String)> {
+        let x = data_to_xml(data)?;
+        let kind = data
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("xml")
+            .to_string();
+        Some((Wire::Text(x), kind))
+    }
+
+    fn mutate(&self, name: &str, wire: &Wire, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
+        match wire {
+            Wire::Text(t) => apply(name, t, rng),
+            Wire::Bytes(_) => None,
+        }
+    }
+
+    /// A stream start over RFC 7395: the WebSocket handshake with subprotocol `xmpp`, `<open/>`,
+    /// the server's `<open/>` and `<stream:features/>`, then the `<close/>` handshake.
+    async fn probe(
+        &self,
+        target: &Target,
+        connect: &ConnectOptions,
+        deadline: Instant,
+    ) -> Result<(), ProbeError> {
+        let x = target.xmpp.as_ref().ok_or(ProbeError::NoEndpoint("XMPP"))?;
+        let mut link = probe_link(x, &connect_by(connect, deadline))
+            .await
+            .map_err(|f| ProbeError::Connect(f.message))?;
+        let started = {
+            let mut io = Io {
+                link: &mut link,
+                deadline,
+            };
+            features_before_auth(&mut io, &x.domain).await
+        };
+        match started {
+            Ok(_) => {
+                close_probe_link(link, deadline).await;
+                Ok(())
+            }
+            Err(e) => {
+                link.abort();
+                Err(ProbeError::Session(format!("stream start: {e}")))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use rand::rngs::StdRng;
     use serde_json::json;
+
+    async fn probe(target: &Target, deadline: std::time::Duration) -> Result<(), ProbeError> {
+        let until = Instant::now() + deadline;
+        XmppFuzzing
+            .probe(target, &ConnectOptions::default(), until)
+            .await
+    }
+
+    #[tokio::test]
+    async fn the_probe_starts_a_stream_on_the_reference_target() {
+        let mut target = Target::resolve(None, &Default::default()).await.unwrap();
+        assert_eq!(
+            probe(&target, std::time::Duration::from_secs(2)).await,
+            Ok(())
+        );
+        // A stream to a domain the server does not serve gets no features: not a session.
+        if let Some(x) = target.xmpp.as_mut() {
+            x.domain = "elsewhere.example".into();
+        }
+        let r = probe(&target, std::time::Duration::from_secs(2)).await;
+        assert!(matches!(r, Err(ProbeError::Session(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn the_probe_fails_against_a_server_that_says_nothing() {
+        let (port, task) = crate::seam::mutate::silent_listener().await;
+        let opts = crate::target::TargetOptions {
+            domain: Some("localhost".into()),
+            ..Default::default()
+        };
+        let url = format!("ws://127.0.0.1:{port}/xmpp-websocket");
+        let target = Target::resolve(Some(&url), &opts).await.unwrap();
+        let r = probe(&target, std::time::Duration::from_millis(300)).await;
+        assert!(matches!(r, Err(ProbeError::Connect(_))), "{r:?}");
+        task.abort();
+    }
 
     #[test]
     fn rebuilds_xml_from_transcript_data() {

@@ -1,11 +1,21 @@
-//! MQTT packet mutators for 3.1.1 and 5.0: fixed-header flags, QoS, packet type, packet ids,
-//! remaining length, properties (5.0) and strings, each applied to one encoded packet.
+//! MQTT for the fuzzer: packet mutators for 3.1.1 and 5.0 (fixed-header flags, QoS, packet
+//! type, packet ids, remaining length, properties (5.0) and strings, each applied to one encoded
+//! packet), the wire form of a case's packets, and the liveness probe (CONNECT, CONNACK).
 
-use rand::Rng;
-use rand::rngs::StdRng;
+use async_trait::async_trait;
+use rand::{Rng, RngCore};
+use serde_json::Value;
+use tokio::time::Instant;
 
+use super::session::probe_link;
 use crate::mqtt::properties::{DataType, kind_of};
-use crate::mqtt::{Version, put_remaining_length, read_varint};
+use crate::mqtt::template::packet_from_value;
+use crate::mqtt::{
+    Connect, Disconnect, Packet, Version, encode, put_remaining_length, read_varint,
+};
+use crate::seam::{Framing, Fuzzing, ProbeError, Recv, Wire, connect_by};
+use crate::target::Target;
+use crate::transport::{ConnectOptions, Endpoint};
 
 /// The MQTT field mutators, by name.
 pub const MUTATORS: &[&str] = &[
@@ -158,7 +168,12 @@ fn string_offset(s: &Split, version: Version) -> Option<usize> {
 }
 
 /// Applies mutator `name` to one encoded packet; None when it does not apply to this packet.
-pub fn apply(name: &str, packet: &[u8], version: Version, rng: &mut StdRng) -> Option<Vec<u8>> {
+pub fn apply(
+    name: &str,
+    packet: &[u8],
+    version: Version,
+    rng: &mut dyn RngCore,
+) -> Option<Vec<u8>> {
     let mut s = split(packet)?;
     match name {
         "flags" => s.first ^= 1 << rng.random_range(0..4),
@@ -272,15 +287,175 @@ pub fn apply(name: &str, packet: &[u8], version: Version, rng: &mut StdRng) -> O
     Some(join(&s))
 }
 
+/// The MQTT side of the fuzzer, for cases of one version.
+pub struct MqttFuzzing {
+    version: Version,
+}
+
+impl MqttFuzzing {
+    /// The fuzzing of cases whose `version:` is `version` (3.1.1 unless it says 5.0).
+    pub fn new(version: Option<&str>) -> Self {
+        Self {
+            version: version
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(Version::V311),
+        }
+    }
+}
+
+#[async_trait]
+impl Fuzzing for MqttFuzzing {
+    fn mutators(&self) -> &'static [&'static str] {
+        MUTATORS
+    }
+
+    /// MQTT is a byte stream on every transport (several packets may share one WebSocket
+    /// message).
+    fn framing(&self) -> Framing {
+        Framing::Stream
+    }
+
+    fn encode(&self, data: &Value) -> Option<(Wire, String)> {
+        let p = packet_from_value(data).ok()?;
+        let b = encode(&p, self.version).ok()?;
+        let kind = type_name(b[0]).to_string();
+        Some((Wire::Bytes(b), kind))
+    }
+
+    fn kind_of_bytes(&self, bytes: &[u8]) -> String {
+        bytes.first().map_or("bytes", |f| type_name(*f)).to_string()
+    }
+
+    fn mutate(&self, name: &str, wire: &Wire, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
+        match wire {
+            Wire::Bytes(b) => apply(name, b, self.version, rng),
+            Wire::Text(_) => None,
+        }
+    }
+
+    async fn probe(
+        &self,
+        target: &Target,
+        connect: &ConnectOptions,
+        deadline: Instant,
+    ) -> Result<(), ProbeError> {
+        let mqtt = target.mqtt.as_ref().ok_or(ProbeError::NoEndpoint("MQTT"))?;
+        live(&mqtt.endpoint, connect, deadline).await
+    }
+}
+
+/// The client id of the liveness probe.
+const PROBE_CLIENT_ID: &str = "wirecheck-fuzz-probe";
+
+/// The liveness probe's CONNECT: 3.1.1, clean session, keep-alive 30 s, no credentials.
+fn probe_connect() -> Packet {
+    Packet::Connect(Connect {
+        client_id: PROBE_CLIENT_ID.into(),
+        keep_alive: 30,
+        ..Connect::default()
+    })
+}
+
+/// The liveness probe: a 3.1.1 CONNECT over the endpoint's transport must get a CONNACK (any
+/// return code: a refusal is an answer too); then DISCONNECT.
+async fn live(
+    endpoint: &Endpoint,
+    connect: &ConnectOptions,
+    deadline: Instant,
+) -> Result<(), ProbeError> {
+    let mut link = probe_link(endpoint, &connect_by(connect, deadline), Version::V311)
+        .await
+        .map_err(|f| ProbeError::Connect(f.message))?;
+    let answer = match link.send(probe_connect(), deadline).await {
+        Err(f) => Err(ProbeError::Session(format!("write: {}", f.message))),
+        Ok(()) => match link.recv(deadline).await {
+            Recv::Message(m)
+                if matches!(m.message, Some(Packet::Connack(_)))
+                    || m.raw.first() == Some(&0x20) =>
+            {
+                Ok(())
+            }
+            Recv::Message(m) => Err(ProbeError::Session(format!(
+                "answered {} instead of CONNACK",
+                m.data.summary
+            ))),
+            Recv::Ended(e) => Err(ProbeError::Session(format!(
+                "no CONNACK: the connection ended ({e})"
+            ))),
+            Recv::Timeout => Err(ProbeError::Session("no CONNACK before the deadline".into())),
+        },
+    };
+    if answer.is_ok() {
+        let _ = link
+            .send(Packet::Disconnect(Disconnect::default()), deadline)
+            .await;
+        link.close(deadline).await;
+    }
+    link.abort();
+    answer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     /// SUBSCRIBE id 1, properties: Subscription Identifier 5, filter "a/b" QoS 1.
     const SUB5: [u8; 12] = [
         0x82, 0x0a, 0x00, 0x01, 0x02, 0x0b, 0x05, 0x00, 0x03, b'a', b'/', b'b',
     ];
+
+    #[test]
+    fn the_probe_connect_is_the_one_the_fuzzer_always_sent() {
+        let id = b"wirecheck-fuzz-probe";
+        let mut old = vec![
+            0x10,
+            12 + id.len() as u8,
+            0,
+            4,
+            b'M',
+            b'Q',
+            b'T',
+            b'T',
+            4,
+            2,
+            0,
+            30,
+        ];
+        old.extend([0, id.len() as u8]);
+        old.extend(id);
+        assert_eq!(encode(&probe_connect(), Version::V311).unwrap(), old);
+    }
+
+    async fn probe(target: &str, deadline: std::time::Duration) -> Result<(), ProbeError> {
+        let target = Target::resolve(Some(target), &Default::default())
+            .await
+            .unwrap();
+        let until = Instant::now() + deadline;
+        MqttFuzzing::new(None)
+            .probe(&target, &ConnectOptions::default(), until)
+            .await
+    }
+
+    #[tokio::test]
+    async fn the_probe_gets_a_connack_over_tcp_and_websocket() {
+        let two = std::time::Duration::from_secs(2);
+        assert_eq!(probe("builtin", two).await, Ok(()));
+        assert_eq!(probe("builtin:ws", two).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_probe_fails_against_a_server_that_says_nothing() {
+        let (port, task) = crate::seam::mutate::silent_listener().await;
+        let short = std::time::Duration::from_millis(300);
+        let tcp = probe(&format!("mqtt://127.0.0.1:{port}"), short).await;
+        assert!(matches!(tcp, Err(ProbeError::Session(_))), "{tcp:?}");
+        // Over WebSocket the handshake gets no answer: the connection is not made in time.
+        let ws = probe(&format!("ws://127.0.0.1:{port}/mqtt"), short).await;
+        assert!(matches!(ws, Err(ProbeError::Connect(_))), "{ws:?}");
+        task.abort();
+    }
 
     #[test]
     fn duplicates_a_property_and_fixes_both_lengths() {
