@@ -27,6 +27,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
 
 pub(super) type BoxStream = Pin<Box<dyn ByteStream>>;
 
+/// Most bytes one read of a TCP/TLS stream takes.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// Largest WebSocket message or frame accepted from a server.
 pub const MAX_MESSAGE: usize = 1 << 20;
 
@@ -173,7 +176,6 @@ pub struct Channel {
     inner: Inner,
     subprotocol: Option<String>,
     closed: Option<Closed>,
-    read_buf: Vec<u8>,
     close_seen: CloseSeen,
     violations: Vec<(&'static str, String)>,
     /// Its place among the connections the server has not answered yet.
@@ -287,7 +289,6 @@ impl Channel {
                 inner: Inner::Stream(stream),
                 subprotocol: None,
                 closed: None,
-                read_buf: vec![0; 16 * 1024],
                 close_seen: CloseSeen::default(),
                 violations: Vec::new(),
                 admission,
@@ -343,7 +344,6 @@ impl Channel {
             inner: Inner::Ws(Box::new(ws)),
             subprotocol,
             closed: None,
-            read_buf: Vec::new(),
             close_seen,
             violations: Vec::new(),
             admission,
@@ -418,11 +418,15 @@ impl Channel {
 
     async fn recv_inner(&mut self) -> Received {
         let got = match &mut self.inner {
-            Inner::Stream(s) => match s.read(&mut self.read_buf).await {
-                Ok(0) => Received::Closed(Closed::Eof),
-                Ok(n) => Received::Bytes(self.read_buf[..n].to_vec()),
-                Err(e) => Received::Closed(Closed::Reset(e.to_string())),
-            },
+            Inner::Stream(s) => {
+                // Into fresh spare capacity: no zeroed buffer per connection, no copy per read.
+                let mut buf = Vec::with_capacity(READ_CHUNK);
+                match s.read_buf(&mut buf).await {
+                    Ok(0) => Received::Closed(Closed::Eof),
+                    Ok(_) => Received::Bytes(buf),
+                    Err(e) => Received::Closed(Closed::Reset(e.to_string())),
+                }
+            }
             Inner::Ws(ws) => loop {
                 match ws.next().await {
                     None => break Received::Closed(Closed::Eof),
