@@ -91,3 +91,76 @@ async fn a_hook_rewrites_one_addressed_message() {
         "{raw:?}"
     );
 }
+
+/// Records, per message, whether the link handed the hook its wire form, and those bytes.
+#[derive(Default)]
+struct WireSeen {
+    wires: Mutex<Vec<Option<Vec<u8>>>>,
+}
+
+impl SendHook for WireSeen {
+    fn before_send(&self, _address: &Address, _message: &Outgoing) -> Option<Outgoing> {
+        None
+    }
+
+    fn before_send_encoded(
+        &self,
+        _address: &Address,
+        _message: &Outgoing,
+        wire: Option<&wirecheck::seam::Wire>,
+    ) -> Option<Outgoing> {
+        let bytes = wire.map(|w| match w {
+            wirecheck::seam::Wire::Bytes(b) => b.clone(),
+            wirecheck::seam::Wire::Text(t) => t.clone().into_bytes(),
+        });
+        self.wires.lock().unwrap().push(bytes);
+        None
+    }
+}
+
+/// A hook gets the encoded bytes of a structured message (what the server receives), except
+/// for a message that carries a secret: a CONNECT with a password reaches it only redacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_gets_the_wire_form_but_never_a_secret() {
+    let target = Target::resolve(None, &TargetOptions::default())
+        .await
+        .unwrap();
+    let case = load_str(
+        Path::new("wire.yaml"),
+        r#"id: hook.wire
+title: wire forms
+protocol: mqtt
+version: "3.1.1"
+spec: [MQTT-3.1.0-1]
+actors: { a: {}, b: {} }
+steps:
+  - connect: a
+  - send: { actor: a, packet: { type: pingreq } }
+  - expect: { actor: a, packet: { type: pingresp } }
+  - send: { actor: b, packet: { type: connect, client_id: "wc-hook-secret", username: u, password: "hunter2-secret" } }
+"#,
+    )
+    .unwrap();
+    let hook = Arc::new(WireSeen::default());
+    let opts = RunOptions {
+        hook: Some(hook.clone()),
+        ..RunOptions::default()
+    };
+    let _ = run_case(&case, &target, &opts).await;
+    let wires = hook.wires.lock().unwrap();
+    assert!(
+        wires.iter().any(|w| w.as_deref() == Some(&[0xc0, 0x00][..])),
+        "the PINGREQ's bytes reached the hook: {wires:?}"
+    );
+    let secret = b"hunter2-secret";
+    for w in wires.iter().flatten() {
+        assert!(
+            !w.windows(secret.len()).any(|x| x == secret),
+            "a password reached the hook in clear: {w:?}"
+        );
+    }
+    assert!(
+        wires.iter().any(|w| w.is_none()),
+        "the CONNECT with a password was given without its bytes: {wires:?}"
+    );
+}

@@ -322,6 +322,13 @@ impl Fuzzing for MqttFuzzing {
         Some((Wire::Bytes(b), kind))
     }
 
+    fn kind_of(&self, _data: &Value, wire: &Wire) -> String {
+        match wire {
+            Wire::Bytes(b) => self.kind_of_bytes(b),
+            Wire::Text(_) => "text".into(),
+        }
+    }
+
     fn kind_of_bytes(&self, bytes: &[u8]) -> String {
         bytes.first().map_or("bytes", |f| type_name(*f)).to_string()
     }

@@ -58,6 +58,19 @@ pub enum Outgoing {
 pub trait SendHook: Send + Sync {
     /// Called once per outgoing message; `Some` replaces it.
     fn before_send(&self, address: &Address, message: &Outgoing) -> Option<Outgoing>;
+
+    /// What the link calls: `before_send`, given also the wire form a structured message
+    /// encodes to, when that form carries no secret (a hook that needs the bytes need not
+    /// encode the message again).
+    fn before_send_encoded(
+        &self,
+        address: &Address,
+        message: &Outgoing,
+        wire: Option<&Wire>,
+    ) -> Option<Outgoing> {
+        let _ = wire;
+        self.before_send(address, message)
+    }
 }
 
 /// What a codec encodes a message into.
@@ -324,12 +337,38 @@ impl<C: Codec> Link<C> {
 
     /// Sends a structured message by `deadline`.
     pub async fn send(&mut self, message: C::Out, deadline: Instant) -> Result<(), Failure> {
-        // The structured view is built only for a hook to see (it shows secrets redacted).
-        let view = match &self.env.hook {
-            Some(_) => Outgoing::Message(self.codec.describe(&message).0.data),
-            None => Outgoing::Message(Value::Null),
-        };
-        self.dispatch(Some(message), view, deadline).await
+        if self.env.hook.is_none() {
+            return self
+                .dispatch(Some(message), Outgoing::Message(Value::Null), deadline)
+                .await;
+        }
+        // A hook sees the structured view (secrets redacted) and, when it carries no secret,
+        // the wire form; both are made once and used as they are if the hook keeps the message.
+        let wire = self
+            .codec
+            .encode(&message)
+            .map_err(|e| Failure::infra(format!("cannot encode: {e}")))?;
+        let (data, secret) = self.codec.describe(&message);
+        let view = Outgoing::Message(data.data);
+        let address = self.next_address();
+        let hook = self.env.hook.clone();
+        let replaced = hook
+            .as_ref()
+            .and_then(|h| h.before_send_encoded(&address, &view, (!secret).then_some(&wire)));
+        match replaced {
+            None => {
+                let Outgoing::Message(v) = view else {
+                    unreachable!("the view was built as a message")
+                };
+                let data = MessageData {
+                    data: v,
+                    summary: data.summary,
+                };
+                self.write(address, WireOut::from(wire), data, secret, deadline)
+                    .await
+            }
+            Some(other) => self.replace(address, other, deadline).await,
+        }
     }
 
     /// Sends a raw form (bytes, text or frame) by `deadline`.
@@ -344,12 +383,8 @@ impl<C: Codec> Link<C> {
         self.dispatch(None, raw, deadline).await
     }
 
-    async fn dispatch(
-        &mut self,
-        typed: Option<C::Out>,
-        view: Outgoing,
-        deadline: Instant,
-    ) -> Result<(), Failure> {
+    /// The address of the next outgoing message (counts it).
+    fn next_address(&mut self) -> Address {
         let address = Address {
             case: self.env.case_id.clone(),
             step: self.env.transcript.step(),
@@ -358,22 +393,51 @@ impl<C: Codec> Link<C> {
             actor_index: self.sent,
         };
         self.sent += 1;
-        let (typed, view) = match self
-            .env
-            .hook
-            .as_ref()
-            .and_then(|h| h.before_send(&address, &view))
-        {
-            None => (typed, view),
-            Some(Outgoing::Message(v)) => {
+        address
+    }
+
+    async fn dispatch(
+        &mut self,
+        typed: Option<C::Out>,
+        view: Outgoing,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let address = self.next_address();
+        let hook = self.env.hook.clone();
+        match hook.as_ref().and_then(|h| h.before_send(&address, &view)) {
+            None => self.encode_and_write(address, typed, view, deadline).await,
+            Some(other) => self.replace(address, other, deadline).await,
+        }
+    }
+
+    /// Sends what a hook put in a message's place.
+    async fn replace(
+        &mut self,
+        address: Address,
+        replacement: Outgoing,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let (typed, view) = match replacement {
+            Outgoing::Message(v) => {
                 let m = self
                     .codec
                     .message_from_data(&v)
                     .map_err(|e| Failure::infra(format!("send hook: {e}")))?;
                 (Some(m), Outgoing::Message(v))
             }
-            Some(raw) => (None, raw),
+            raw => (None, raw),
         };
+        self.encode_and_write(address, typed, view, deadline).await
+    }
+
+    /// Encodes a typed message (or takes a raw form as it is), records it and writes it.
+    async fn encode_and_write(
+        &mut self,
+        address: Address,
+        typed: Option<C::Out>,
+        view: Outgoing,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
         let (wire, data, secret) = match &typed {
             Some(m) => {
                 let wire = self
@@ -385,6 +449,18 @@ impl<C: Codec> Link<C> {
             }
             None => raw_wire(view),
         };
+        self.write(address, wire, data, secret, deadline).await
+    }
+
+    /// Records a message as sent and writes it by `deadline`.
+    async fn write(
+        &mut self,
+        address: Address,
+        wire: WireOut,
+        data: MessageData,
+        secret: bool,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
         let raw = if secret {
             None
         } else {

@@ -54,6 +54,14 @@ pub trait Fuzzing: Send + Sync {
     /// data a send hook sees); None when it cannot be encoded.
     fn encode(&self, data: &Value) -> Option<(Wire, String)>;
 
+    /// The kind name of a structured message the link has already encoded to `wire` (so the
+    /// hook need not encode it again).
+    fn kind_of(&self, data: &Value, wire: &Wire) -> String {
+        let _ = wire;
+        self.encode(data)
+            .map_or_else(|| "?".into(), |(_, kind)| kind)
+    }
+
     /// The kind name of raw bytes a case sends as they are.
     fn kind_of_bytes(&self, bytes: &[u8]) -> String {
         let _ = bytes;

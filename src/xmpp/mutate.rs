@@ -221,6 +221,13 @@ impl Fuzzing for XmppFuzzing {
         Some((Wire::Text(x), kind))
     }
 
+    fn kind_of(&self, data: &Value, _wire: &Wire) -> String {
+        data.get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("xml")
+            .to_string()
+    }
+
     fn mutate(&self, name: &str, wire: &Wire, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
         match wire {
             Wire::Text(t) => apply(name, t, rng),

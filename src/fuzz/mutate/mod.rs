@@ -139,12 +139,13 @@ impl MutatingHook {
     }
 
     /// The original wire form and kind of an outgoing message.
-    fn original(&self, message: &Outgoing) -> Option<(Wire, String)> {
-        match message {
-            Outgoing::Message(v) => self.fuzz.encode(v),
-            Outgoing::Bytes(b) => Some((Wire::Bytes(b.clone()), self.fuzz.kind_of_bytes(b))),
-            Outgoing::Text(t) => Some((Wire::Text(t.clone()), "text".into())),
-            Outgoing::Frame(_) => None,
+    fn original(&self, message: &Outgoing, wire: Option<&Wire>) -> Option<(Wire, String)> {
+        match (message, wire) {
+            (Outgoing::Message(v), Some(w)) => Some((w.clone(), self.fuzz.kind_of(v, w))),
+            (Outgoing::Message(v), None) => self.fuzz.encode(v),
+            (Outgoing::Bytes(b), _) => Some((Wire::Bytes(b.clone()), self.fuzz.kind_of_bytes(b))),
+            (Outgoing::Text(t), _) => Some((Wire::Text(t.clone()), "text".into())),
+            (Outgoing::Frame(_), _) => None,
         }
     }
 }
@@ -158,7 +159,16 @@ fn wire_bytes(w: &Wire) -> Vec<u8> {
 
 impl SendHook for MutatingHook {
     fn before_send(&self, address: &Address, message: &Outgoing) -> Option<Outgoing> {
-        let (orig, kind) = self.original(message)?;
+        self.before_send_encoded(address, message, None)
+    }
+
+    fn before_send_encoded(
+        &self,
+        address: &Address,
+        message: &Outgoing,
+        wire: Option<&Wire>,
+    ) -> Option<Outgoing> {
+        let (orig, kind) = self.original(message, wire)?;
         let Ok(mut st) = self.state.lock() else {
             return None;
         };
