@@ -149,7 +149,9 @@ steps:
     let _ = run_case(&case, &target, &opts).await;
     let wires = hook.wires.lock().unwrap();
     assert!(
-        wires.iter().any(|w| w.as_deref() == Some(&[0xc0, 0x00][..])),
+        wires
+            .iter()
+            .any(|w| w.as_deref() == Some(&[0xc0, 0x00][..])),
         "the PINGREQ's bytes reached the hook: {wires:?}"
     );
     let secret = b"hunter2-secret";

@@ -219,6 +219,17 @@ enum Alarm {
     Probe { protocol: Protocol, why: String },
 }
 
+/// The liveness probe of one oracle turn, running beside the pipeline.
+type ProbeTask = tokio::task::JoinHandle<Option<Alarm>>;
+
+/// What the running probe found (a probe task that panicked raises nothing).
+async fn probe_result(probing: &mut Option<(ProbeTask, Vec<Outcome>)>) -> Option<Alarm> {
+    match probing.as_mut() {
+        Some((task, _)) => task.await.ok().flatten(),
+        None => std::future::pending().await,
+    }
+}
+
 /// A campaign against one target.
 pub struct Campaign {
     cfg: Config,
@@ -228,6 +239,8 @@ pub struct Campaign {
     probes: Vec<Protocol>,
     /// Per seed: whether its iterations are slow (`is_slow`).
     slow: Vec<bool>,
+    /// Findings to confirm when the campaign ends.
+    pending: Vec<Pending>,
     keys: HashSet<String>,
     summary: Summary,
     started: Instant,
@@ -251,6 +264,7 @@ impl Campaign {
             server,
             probes,
             slow,
+            pending: Vec::new(),
             keys: HashSet::new(),
             summary: Summary::default(),
             started: Instant::now(),
@@ -387,6 +401,9 @@ impl Campaign {
         let mut checked = Instant::now();
         let mut drawn = Instant::now();
         let mut silent: usize = 0;
+        // The liveness probe in flight, with the window of outcomes it answers for.
+        let mut probing: Option<(ProbeTask, Vec<Outcome>)> = None;
+        let mut probed: Option<Option<Alarm>> = None;
         loop {
             while tasks.set.len() < jobs
                 && next < order.learned + lag
@@ -397,7 +414,11 @@ impl Campaign {
                 }
                 next += 1;
             }
-            if tasks.set.is_empty() && order.finished.is_empty() {
+            if tasks.set.is_empty()
+                && order.finished.is_empty()
+                && probing.is_none()
+                && window.is_empty()
+            {
                 break;
             }
             if tasks.set.is_empty() {
@@ -413,6 +434,7 @@ impl Campaign {
                         }
                     }
                 }
+                alarm = probe_result(&mut probing), if probing.is_some() => probed = Some(alarm),
                 _ = tokio::time::sleep(ORACLE_EVERY) => {}
             }
             while let Some(o) = order.pop() {
@@ -433,31 +455,47 @@ impl Campaign {
                 }
                 window.push(o);
             }
+            // A probe that has answered raised an alarm or not over the window it covered.
+            let mut alarm: Option<(Alarm, Vec<Outcome>)> = None;
+            if let Some(raised) = probed.take() {
+                let (_, covered) = probing.take().expect("a probe was running");
+                alarm = raised.map(|a| (a, covered));
+            }
             let idle = tasks.set.is_empty();
-            if !window.is_empty()
+            if alarm.is_none()
+                && probing.is_none()
+                && !window.is_empty()
                 && (window.len() >= jobs || checked.elapsed() >= ORACLE_EVERY || idle)
             {
-                if let Some(alarm) = self.alarm(&stop).await {
-                    // The culprit may still be running: let every started iteration end first.
-                    while let Some(joined) = tasks.set.join_next_with_id().await {
-                        let (it, outcome) = tasks.finish(joined);
-                        if let Some(o) = order.arrive(it, outcome) {
-                            self.count(&o);
-                            window.push(o);
-                        }
-                    }
-                    while let Some(o) = order.pop() {
-                        if let Some(o) = o {
-                            self.learn(&mut sched, &o);
-                            self.count(&o);
-                            window.push(o);
-                        }
-                    }
-                    self.raise(alarm, &window).await?;
-                } else {
-                    self.spec_and_growth(&window).await?;
+                // Spec and growth now, process death at once; the liveness probe runs beside
+                // the pipeline, which keeps its slots filled meanwhile.
+                self.spec_and_growth(&window).await?;
+                let covered = std::mem::take(&mut window);
+                match self.died(&stop) {
+                    Some(death) => alarm = Some((death, covered)),
+                    None if !stop.is_set() => probing = Some((self.spawn_probes(), covered)),
+                    None => {}
                 }
-                window.clear();
+                checked = Instant::now();
+            }
+            if let Some((alarm, mut covered)) = alarm {
+                // The culprit may still be running: let every started iteration end first.
+                covered.append(&mut window);
+                while let Some(joined) = tasks.set.join_next_with_id().await {
+                    let (it, outcome) = tasks.finish(joined);
+                    if let Some(o) = order.arrive(it, outcome) {
+                        self.count(&o);
+                        covered.push(o);
+                    }
+                }
+                while let Some(o) = order.pop() {
+                    if let Some(o) = o {
+                        self.learn(&mut sched, &o);
+                        self.count(&o);
+                        covered.push(o);
+                    }
+                }
+                self.raise(alarm, &covered).await?;
                 checked = Instant::now();
             }
             let learned = order.learned;
@@ -488,6 +526,7 @@ impl Campaign {
         }
         self.summary.iterations = order.learned;
         self.summary.elapsed = started.elapsed();
+        self.confirm_pending(&stop).await?;
         finding::write_summary(&self.cfg.out, &self.summary.findings)?;
         Ok(self.summary)
     }
@@ -502,23 +541,35 @@ impl Campaign {
         Some(b)
     }
 
-    /// Process death and liveness/hang: the alarm, if the server died or a probe failed.
-    async fn alarm(&mut self, stop: &Stop) -> Option<Alarm> {
+    /// Process death: the alarm, if the spawned server died.
+    fn died(&mut self, stop: &Stop) -> Option<Alarm> {
         if stop.is_set() {
             return None;
         }
-        if let Some(death) = self.server.as_mut().and_then(|s| s.dead()) {
-            return Some(Alarm::Died(death.describe()));
-        }
-        for protocol in self.probes.clone() {
-            if let Err(why) = self.probe(protocol).await {
-                return Some(Alarm::Probe {
-                    protocol,
-                    why: why.to_string(),
-                });
+        let death = self.server.as_mut().and_then(|s| s.dead())?;
+        Some(Alarm::Died(death.describe()))
+    }
+
+    /// Liveness and hang: a probe session per protocol on a task of its own; it yields the
+    /// alarm of the first that fails.
+    fn spawn_probes(&self) -> ProbeTask {
+        let (target, connect, deadline) = (
+            self.target.clone(),
+            self.cfg.connect.clone(),
+            self.cfg.probe_deadline,
+        );
+        let probes = self.probes.clone();
+        tokio::spawn(async move {
+            for protocol in probes {
+                if let Err(why) = oracle::probe(protocol, &target, &connect, deadline).await {
+                    return Some(Alarm::Probe {
+                        protocol,
+                        why: why.to_string(),
+                    });
+                }
             }
-        }
-        None
+            None
+        })
     }
 
     /// Triage of an alarm over the outcomes of its window: a crash or a hang of a spawned
@@ -566,7 +617,7 @@ impl Campaign {
                     .is_none()
             });
             if !ids.is_empty() {
-                self.confirm(o, "spec", &ids.join(",")).await?;
+                self.confirm(o, "spec", &ids.join(","))?;
             }
         }
         Ok(())
@@ -649,16 +700,48 @@ impl Campaign {
     /// A spec finding of one iteration, new by its violation ids: replayed alone as a finding
     /// case and, when the replay shows the same violations, minimised; written either way, with
     /// whether it reproduced.
-    async fn confirm(&mut self, o: &Outcome, oracle: &str, what: &str) -> Result<(), FuzzError> {
+    ///
+    /// The finding is written at once, unconfirmed; the replays wait for the end of the
+    /// campaign (`confirm_pending`), since they would hold the pipeline for seconds.
+    fn confirm(&mut self, o: &Outcome, oracle: &str, what: &str) -> Result<(), FuzzError> {
         if !self.keys.insert(format!("{oracle}:{what}")) {
             return Ok(());
         }
-        if self.reproduces(&o.case, &o.sent, oracle, what).await? {
-            let sent = self.minimise(&o.case, o.sent.clone(), oracle, what).await?;
-            self.write(o, oracle, what, &sent, true)
-        } else {
-            self.write(o, oracle, what, &o.sent.clone(), false)
+        self.write(o, oracle, what, &o.sent.clone(), false)?;
+        self.pending.push(Pending {
+            index: self.summary.findings.len() - 1,
+            case: o.case.clone(),
+            iteration: o.iteration,
+            sent: o.sent.clone(),
+            oracle: oracle.to_string(),
+            what: what.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Replays and minimises the findings `confirm` wrote unconfirmed; each that reproduces is
+    /// written again, minimised, with `reproduced: true`. Skipped after a stop signal.
+    async fn confirm_pending(&mut self, stop: &Stop) -> Result<(), FuzzError> {
+        for p in std::mem::take(&mut self.pending) {
+            if stop.is_set() {
+                break;
+            }
+            if self
+                .reproduces(&p.case, &p.sent, &p.oracle, &p.what)
+                .await?
+            {
+                let sent = self
+                    .minimise(&p.case, p.sent.clone(), &p.oracle, &p.what)
+                    .await?;
+                let at = FindingAt {
+                    index: Some(p.index),
+                    case: &p.case,
+                    iteration: p.iteration,
+                };
+                self.write_at(at, &p.oracle, &p.what, &sent, true)?;
+            }
         }
+        Ok(())
     }
 
     /// Replays `sent` as a finding case; true when the oracle fires again: the server died
@@ -784,30 +867,72 @@ impl Campaign {
         sent: &[Sent],
         reproduced: bool,
     ) -> Result<(), FuzzError> {
-        let n = self.summary.findings.len() + 1;
-        let name = format!("{oracle}-{n:03}-{}", o.case.id.replace('.', "-"));
+        let at = FindingAt {
+            index: None,
+            case: &o.case,
+            iteration: o.iteration,
+        };
+        self.write_at(at, oracle, sig, sent, reproduced)
+    }
+
+    /// Writes a finding case and findings.json: a new finding, or one written before again.
+    fn write_at(
+        &mut self,
+        at: FindingAt<'_>,
+        oracle: &str,
+        sig: &str,
+        sent: &[Sent],
+        reproduced: bool,
+    ) -> Result<(), FuzzError> {
+        let n = at.index.unwrap_or(self.summary.findings.len()) + 1;
+        let name = format!("{oracle}-{n:03}-{}", at.case.id.replace('.', "-"));
         let id = format!("fuzz.{oracle}.{n:03}");
         let title = format!(
             "fuzz finding ({oracle}: {sig}) from {} (seed {}, iteration {})",
-            o.case.id, self.cfg.seed, o.iteration
+            at.case.id, self.cfg.seed, at.iteration
         );
-        let yaml = finding::case_yaml(&id, &title, &o.case, sent);
+        let yaml = finding::case_yaml(&id, &title, at.case, sent);
         let file = finding::write_case(&self.cfg.out, &name, &yaml)?;
-        self.summary.findings.push(Finding {
+        let after_s = match at.index {
+            Some(i) => self.summary.findings[i].after_s,
+            None => self.started.elapsed().as_secs_f64(),
+        };
+        let finding = Finding {
             oracle: oracle.to_string(),
             signature: sig.to_string(),
             seed: self.cfg.seed,
-            iteration: o.iteration,
-            case: o.case.id.clone(),
+            iteration: at.iteration,
+            case: at.case.id.clone(),
             mutators: sent.iter().filter_map(|s| s.mutator.clone()).collect(),
             messages: sent.iter().filter(|s| s.wire.is_some()).count(),
             reproduced,
             file,
-            after_s: self.started.elapsed().as_secs_f64(),
-        });
+            after_s,
+        };
+        match at.index {
+            Some(i) => self.summary.findings[i] = finding,
+            None => self.summary.findings.push(finding),
+        }
         finding::write_summary(&self.cfg.out, &self.summary.findings)?;
         Ok(())
     }
+}
+
+/// Where a finding comes from, and which earlier finding it replaces (None: a new one).
+struct FindingAt<'a> {
+    index: Option<usize>,
+    case: &'a Case,
+    iteration: u64,
+}
+
+/// A finding written unconfirmed, to replay and minimise when the campaign ends.
+struct Pending {
+    index: usize,
+    case: Arc<Case>,
+    iteration: u64,
+    sent: Vec<Sent>,
+    oracle: String,
+    what: String,
 }
 
 /// The kind of the last mutated message, for deduplication.
