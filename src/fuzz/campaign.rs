@@ -442,7 +442,9 @@ impl Campaign {
                 self.learn(&mut sched, &o);
                 self.count(&o);
                 silent = if o.sent.is_empty() { silent + 1 } else { 0 };
-                if silent >= 5 * jobs {
+                // A spawned server that died is the crash oracle's, not a target gone away.
+                let server_died = self.server.as_mut().and_then(|s| s.dead()).is_some();
+                if silent >= 5 * jobs && !server_died {
                     let why = o
                         .result
                         .failures
@@ -460,6 +462,20 @@ impl Campaign {
             if let Some(raised) = probed.take() {
                 let (_, covered) = probing.take().expect("a probe was running");
                 alarm = raised.map(|a| (a, covered));
+            }
+            // Process death is seen on every pass, even while a probe runs.
+            if alarm.is_none()
+                && let Some(death) = self.died(&stop)
+            {
+                let mut covered = probing
+                    .take()
+                    .map(|(task, covered)| {
+                        task.abort();
+                        covered
+                    })
+                    .unwrap_or_default();
+                covered.append(&mut window);
+                alarm = Some((death, covered));
             }
             let idle = tasks.set.is_empty();
             if alarm.is_none()
@@ -497,6 +513,7 @@ impl Campaign {
                 }
                 self.raise(alarm, &covered).await?;
                 checked = Instant::now();
+                silent = 0;
             }
             let learned = order.learned;
             self.summary.iterations = learned;
